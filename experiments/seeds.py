@@ -1,0 +1,48 @@
+"""Run the demo pipeline for several seeds; print balanced test accuracy (mean ± std) per variant.
+
+    python experiments/seeds.py --seeds 0 1 2 [--config configs/quickstart.yaml] [key=value ...]
+
+Prints one markdown table and a last line ``RESULT <variant>=<mean>±<std> ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+from imbsemi.cli.common import start_run, user_errors_to_exit
+from imbsemi.cli.demo import VARIANTS, run_pipeline
+from imbsemi.config import PipelineConfig, load_config
+
+GROUPS = ("balanced_acc", "many", "medium", "few")
+
+
+@user_errors_to_exit
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/quickstart.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args, overrides = parser.parse_known_args(argv)
+    results: dict[str, dict[str, list[float]]] = {v: {g: [] for g in GROUPS} for v in VARIANTS}
+    for seed in args.seeds:
+        config = load_config(PipelineConfig, args.config, [*overrides, f"seed={seed}"])
+        metrics = run_pipeline(config, start_run(config, "pipeline", f"seeds-{seed}"))
+        for variant in VARIANTS:
+            for group in GROUPS:
+                results[variant][group].append(metrics["test"][variant][group])
+
+    def cell(values: list[float]) -> str:
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
+
+    print(f"\n{len(args.seeds)} seeds ({args.config}), test accuracy (%):\n")
+    print("| variant | " + " | ".join(GROUPS) + " |")
+    print("|---" * (len(GROUPS) + 1) + "|")
+    for variant in VARIANTS:
+        print(f"| {variant} | " + " | ".join(cell(results[variant][g]) for g in GROUPS) + " |")
+    print("RESULT " + " ".join(f"{v}={cell(results[v]['balanced_acc']).replace(' ', '')}" for v in VARIANTS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line entry points: ssp_pretrain, finetune, imbsemi."""

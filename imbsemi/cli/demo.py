@@ -1,0 +1,89 @@
+"""`imbsemi demo`: the three stages end to end from one pipeline config, and the comparison table."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+from imbsemi.cli.common import parse_config, start_run
+from imbsemi.cli.finetune import run_finetune
+from imbsemi.cli.pseudolabel import run_pseudolabel
+from imbsemi.cli.ssp_pretrain import run_ssp
+from imbsemi.config import (CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig,
+                            config_hash)
+from imbsemi.io import write_json
+
+VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
+
+
+def stage_config(cls: type, pipeline: PipelineConfig, folder: Path, name: str, *sections: Any,
+                 **extra: Any) -> Any:
+    """A stage config: the pipeline's common keys, the given stage sections' keys, and ``extra``."""
+    values = {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(CommonConfig)}
+    for section in sections:
+        values.update({f.name: getattr(section, f.name) for f in dataclasses.fields(section)})
+    values.update(out_dir=str(folder), name=name, **extra)
+    return cls(**values)
+
+
+def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
+    """SSP -> CE, CE + SSP -> pseudo-labels from CE -> CE on labeled + pseudo-labeled. Returns the
+    test reports per variant (also written to ``folder/metrics.json``)."""
+    def start(stage_cfg: Any, stage: str) -> Path:
+        return start_run(stage_cfg, stage, stage_cfg.name)
+
+    ssp = stage_config(SSPConfig, config, folder, config.ssp.method, config.ssp)
+    backbone = run_ssp(ssp, start(ssp, "ssp"))
+    reports = {}
+    ce = stage_config(FinetuneConfig, config, folder, "ce", config.finetune)
+    ce_metrics = run_finetune(ce, start(ce, "finetune"))
+    reports["ce"] = ce_metrics["test"]
+    ce_ssp = stage_config(FinetuneConfig, config, folder, "ce_ssp", config.finetune, init=str(backbone))
+    reports["ce+ssp"] = run_finetune(ce_ssp, start(ce_ssp, "finetune"))["test"]
+    labeler = stage_config(PseudolabelConfig, config, folder, "from_ce", config.pseudolabel,
+                           checkpoint=ce_metrics["model"])
+    pseudo = run_pseudolabel(labeler, start(labeler, "pseudolabel"))
+    ce_pseudo = stage_config(FinetuneConfig, config, folder, "ce_pseudo", config.finetune,
+                             pseudo_labels=str(pseudo))
+    reports["ce+pseudo"] = run_finetune(ce_pseudo, start(ce_pseudo, "finetune"))["test"]
+    metrics = {"config_hash": config_hash(config), "test": reports,
+               "train_counts": ce_metrics["manifest"]["labeled"]["class_counts"]}
+    write_json(folder / "metrics.json", metrics)
+    return metrics
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Per-class and grouped test accuracy (%) per variant, one row per class or group."""
+    reports, counts = metrics["test"], metrics["train_counts"]
+    header = f"{'':<16}{'n_train':>8}" + "".join(f"{v:>11}" for v in VARIANTS)
+    lines = [header, "-" * len(header)]
+    for label, count in enumerate(counts):
+        cells = "".join(f"{100 * reports[v]['per_class_acc'][label]:>11.1f}" for v in VARIANTS)
+        lines.append(f"{'class ' + str(label):<16}{count:>8}{cells}")
+    lines.append("-" * len(header))
+    groups = reports["ce"]["shot_groups"]
+    for key in ("many", "medium", "few", "acc", "balanced_acc"):
+        size = f"{len(groups[key])} cl" if key in groups else ""
+        cells = "".join(f"{100 * reports[v][key]:>11.1f}" for v in VARIANTS)
+        lines.append(f"{key:<16}{size:>8}{cells}")
+    return "\n".join(lines)
+
+
+def result_line(metrics: dict[str, Any]) -> str:
+    """The machine-readable last line of the demo."""
+    values = " ".join(f"{v}={metrics['test'][v]['balanced_acc']:.3f}" for v in VARIANTS)
+    return f"RESULT balanced_acc {values}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, stem = parse_config(PipelineConfig, "imbsemi demo", "Run SSP, CE, CE + SSP and CE + pseudo-labels "
+                                "and compare them on the held-out test set.", argv,
+                                default_config="configs/quickstart.yaml")
+    folder = start_run(config, "pipeline", stem)
+    metrics = run_pipeline(config, folder)
+    thresholds = metrics["test"]["ce"]["shot_thresholds"]
+    print(f"\nHeld-out test set ({config.data.source}): accuracy (%); many > {thresholds[0]:.1f} and "
+          f"few < {thresholds[1]:.1f} training images. Runs in {folder}")
+    print(format_table(metrics))
+    print(result_line(metrics))
+    return 0

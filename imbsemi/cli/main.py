@@ -1,0 +1,27 @@
+"""`imbsemi <command>`: pseudolabel, demo."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Sequence
+
+from imbsemi.cli import demo, pseudolabel
+from imbsemi.cli.common import user_errors_to_exit
+
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "pseudolabel": (pseudolabel.main, "pseudo-label the unlabeled pool with a classifier checkpoint"),
+    "demo": (demo.main, "the whole pipeline on the embedded digits dataset, with a comparison table"),
+}
+
+
+@user_errors_to_exit
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: imbsemi <command> [--config FILE] [key=value ...]\n\ncommands:")
+        for name, (_, help_text) in COMMANDS.items():
+            print(f"  {name:<12} {help_text}")
+        return 0 if args else 2
+    if args[0] not in COMMANDS:
+        print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return COMMANDS[args[0]][0](args[1:])

@@ -1,0 +1,52 @@
+"""`imbsemi pseudolabel`: predict the unlabeled pool with a classifier -> PseudoLabels file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from imbsemi.checkpoints import load_classifier
+from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
+from imbsemi.cli.common import make_datamodule, parse_config, start_run, user_errors_to_exit
+from imbsemi.config import PseudolabelConfig, config_hash
+from imbsemi.data.loader import DeviceLoader
+from imbsemi.errors import CheckpointError, ConfigError
+from imbsemi.io import sha256_file, write_json
+
+
+def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
+    """Label every pool image with ``config.checkpoint``; write ``folder/pseudo_labels.npz`` (+ .json)."""
+    if config.checkpoint is None:
+        raise ConfigError("checkpoint: required; give the classifier's model.pt, e.g. checkpoint=runs/.../model.pt")
+    model, meta = load_classifier(config.checkpoint)
+    datamodule = make_datamodule(config, config.batch_size)
+    if meta["arch_kwargs"]["num_classes"] != datamodule.num_classes:
+        raise CheckpointError(f"checkpoint {config.checkpoint}: {meta['arch_kwargs']['num_classes']} classes, "
+                              f"but data source {config.data.source!r} has {datamodule.num_classes}")
+    pool = datamodule.pool
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    norm = meta["normalization"]
+    batches = DeviceLoader(pool, config.batch_size, mean=norm["mean"], std=norm["std"], device=device)
+    labels, confidences = predict(model, batches, device)
+    relevant = pool.targets >= 0
+    accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None
+    provenance = {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool), "checkpoint": config.checkpoint,
+                  "checkpoint_sha256": sha256_file(config.checkpoint), "seed": config.seed,
+                  "config_hash": config_hash(config), "reference_accuracy": accuracy}
+    path = folder / "pseudo_labels.npz"
+    PseudoLabels(labels, confidences, provenance).save(path)
+    write_json(folder / "metrics.json", {"reference_accuracy": accuracy, "pool_size": len(pool),
+                                         "pseudo_label_counts": np.bincount(labels, minlength=datamodule.num_classes)
+                                         .tolist(), "manifest": datamodule.manifest()})
+    shown = "n/a" if accuracy is None else f"{accuracy:.3f}"
+    print(f"pseudolabel: {len(pool)} pool images, accuracy vs reference labels {shown}; -> {path}")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, stem = parse_config(PseudolabelConfig, "imbsemi pseudolabel",
+                                "Pseudo-label the unlabeled pool with a trained classifier.", argv)
+    run_pseudolabel(config, start_run(config, "pseudolabel", stem))
+    return 0

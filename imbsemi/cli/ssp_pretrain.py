@@ -1,0 +1,39 @@
+"""`ssp_pretrain`: stage 1, self-supervised pre-training on the labeled images without their labels."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from imbsemi.cli.common import (export_model, make_datamodule, make_model, make_trainer, parse_config,
+                                restore_best, start_run, user_errors_to_exit)
+from imbsemi.config import SSPConfig
+from imbsemi.io import write_json
+from imbsemi.registry import build
+from imbsemi.ssl import SSL_METHODS
+
+
+def run_ssp(config: SSPConfig, folder: Path) -> Path:
+    """Pre-train ``config.method`` on the long-tailed labeled images; export the best backbone
+    (by the method's validation metric) to ``folder/backbone.pt`` and return that path."""
+    datamodule = make_datamodule(config, config.optim.batch_size)
+    module = build(SSL_METHODS, config.method, {}, "method", optim=config.optim, epochs=config.epochs,
+                   make_backbone=lambda n: make_model(config, datamodule, n))
+    trainer = make_trainer(config, folder, config.epochs, module.monitor)
+    trainer.fit(module, datamodule=datamodule)
+    best = restore_best(module, trainer)
+    score = float(trainer.checkpoint_callback.best_model_score)
+    path = folder / "backbone.pt"
+    export_model(path, module.backbone, "backbone", config, datamodule,
+                 provenance={"method": config.method, module.monitor: score,
+                             "labeled_fingerprint": datamodule.labeled.fingerprint()})
+    write_json(folder / "metrics.json", {module.monitor: score, "best_checkpoint": best,
+                                         "manifest": datamodule.manifest()})
+    print(f"ssp_pretrain: {config.method} {module.monitor}={score:.3f}; backbone -> {path}")
+    return path
+
+
+@user_errors_to_exit
+def main(argv: Sequence[str] | None = None) -> int:
+    config, stem = parse_config(SSPConfig, "ssp_pretrain", "Self-supervised pre-training (stage 1).", argv)
+    run_ssp(config, start_run(config, "ssp", stem))
+    return 0

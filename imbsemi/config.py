@@ -1,0 +1,338 @@
+"""Config schemas per CLI, a strict YAML loader with ``base:`` inheritance, dotted overrides and a hash.
+
+Every section is a frozen dataclass: the dataclass is the schema. Range checks live in each
+field's metadata (``check``), so the loader reports ``data.rho = 0.5: must be >= 1`` with the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
+
+import yaml
+
+from imbsemi.errors import ConfigError
+from imbsemi.io import atomic_write
+
+T = TypeVar("T")
+
+# Trainer arguments the CLIs set themselves; users set `epochs` or the run folder instead.
+RESERVED_TRAINER_KEYS = ("max_epochs", "logger", "callbacks", "default_root_dir", "enable_checkpointing")
+
+
+def _check(rule: Callable[[Any], bool], expected: str) -> dict[str, Any]:
+    return {"check": (rule, expected)}
+
+
+def at_least(low: float) -> dict[str, Any]:
+    return _check(lambda v: v >= low, f"must be >= {low:g}")
+
+
+def greater_than(low: float) -> dict[str, Any]:
+    return _check(lambda v: v > low, f"must be > {low:g}")
+
+
+def between(low: float, high: float) -> dict[str, Any]:
+    return _check(lambda v: low <= v <= high, f"must be in [{low:g}, {high:g}]")
+
+
+def optional(meta: dict[str, Any]) -> dict[str, Any]:
+    rule, expected = meta["check"]
+    return _check(lambda v: v is None or rule(v), f"{expected} (or null)")
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Unlabeled pool: |pool| = size_factor x |labeled|, per-class counts following rho_u,
+    a share ``relevance`` from the task's classes and the rest from the ``irrelevant`` source."""
+    size_factor: float = field(default=5.0, metadata=greater_than(0))
+    rho_u: float = field(default=1.0, metadata=at_least(1))
+    relevance: float = field(default=1.0, metadata=between(0, 1))
+    irrelevant: str | None = None
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation of classifier and rotation batches."""
+    crop_padding: int = field(default=4, metadata=at_least(0))
+    flip: bool = True
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images, and how the long-tailed labeled set, validation split and pool are drawn."""
+    source: str = "digits"
+    root: str = "data"
+    imb_type: Literal["exp", "step", "uniform"] = "exp"
+    rho: float = field(default=10.0, metadata=at_least(1))
+    n_max: int | None = field(default=None, metadata=optional(at_least(1)))
+    val_per_class: int = field(default=10, metadata=at_least(1))
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Backbone architecture (a MODELS name) and its extra keyword arguments."""
+    arch: str = "resnet32"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """SGD with the original schedule: linear warm-up, then x0.01 at 80% and x1e-4 at 90%."""
+    lr: float = field(default=0.1, metadata=greater_than(0))
+    momentum: float = field(default=0.9, metadata=between(0, 1))
+    weight_decay: float = field(default=2e-4, metadata=at_least(0))
+    batch_size: int = field(default=128, metadata=at_least(1))
+    warmup_epochs: int = field(default=5, metadata=at_least(0))
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """A LOSSES name and its hyper-parameters."""
+    name: str = "ce"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    """Keys every CLI shares."""
+    seed: int = 0
+    name: str | None = None
+    out_dir: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SSPStage:
+    """Stage 1: self-supervised pre-training."""
+    method: str = "rotation"
+    epochs: int = field(default=200, metadata=greater_than(0))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass(frozen=True)
+class FinetuneStage:
+    """Stages 2 and 3: classifier training, on labeled (+ pseudo-labeled) images."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    epochs: int = field(default=200, metadata=greater_than(0))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass(frozen=True)
+class PseudolabelStage:
+    """Prediction of the unlabeled pool."""
+    batch_size: int = field(default=512, metadata=at_least(1))
+
+
+@dataclass(frozen=True)
+class SSPConfig(SSPStage, CommonConfig):
+    """`ssp_pretrain` config."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig(FinetuneStage, CommonConfig):
+    """`finetune` config: ``init`` is an SSP/backbone checkpoint, ``pseudo_labels`` a PseudoLabels file."""
+    init: str | None = None
+    pseudo_labels: str | None = None
+
+
+@dataclass(frozen=True)
+class PseudolabelConfig(PseudolabelStage, CommonConfig):
+    """`imbsemi pseudolabel` config: ``checkpoint`` is an exported classifier (model.pt)."""
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineConfig(CommonConfig):
+    """`imbsemi demo` / pipeline config: every stage's section in one file."""
+    ssp: SSPStage = field(default_factory=SSPStage)
+    finetune: FinetuneStage = field(default_factory=FinetuneStage)
+    pseudolabel: PseudolabelStage = field(default_factory=PseudolabelStage)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -> T:
+    """Read ``path`` (YAML, optional ``base:`` chain), apply dotted overrides, build ``cls`` strictly."""
+    raw: dict[str, Any] = _read_with_base(Path(path), ()) if path is not None else {}
+    for key, value in parse_overrides(overrides):
+        _set_dotted(raw, key, value)
+    origin = str(path) if path is not None else "command line"
+    return from_dict(cls, raw, origin)
+
+
+def parse_overrides(args: Sequence[str]) -> list[tuple[str, Any]]:
+    """Parse ``key=value``, ``--key=value`` and ``--key value`` into (dotted key, YAML value)."""
+    pairs: list[tuple[str, Any]] = []
+    items = list(args)
+    while items:
+        item = items.pop(0)
+        stripped = item[2:] if item.startswith("--") else item
+        if "=" in stripped:
+            key, text = stripped.split("=", 1)
+        elif item.startswith("--") and items:
+            key, text = stripped, items.pop(0)
+        else:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. data.rho=50")
+        try:
+            value = yaml.safe_load(text) if text != "" else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({err})") from err
+        pairs.append((key, value))
+    return pairs
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ConfigError(f"config file {path}: base: chain loops ({chain})")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"config file {path}: base = {base!r}: expected a path to a YAML file")
+    parent = _read_with_base(path.parent / base, (*seen, resolved))
+    return _deep_merge(parent, data)
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type[T], raw: Any, origin: str, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``raw``, rejecting unknown keys, wrong types and bad ranges."""
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: {where} = {raw!r}: expected a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key {prefix}{unknown[0]!s}; "
+                          f"allowed keys at {where}: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        values[name] = _convert(hints[name], value, origin, prefix + name)
+        check = fields[name].metadata.get("check")
+        if check is not None and not check[0](values[name]):
+            raise ConfigError(f"{origin}: {prefix}{name} = {value!r}: {check[1]}")
+    config = cls(**values)
+    if cls is CommonConfig or issubclass(cls, CommonConfig):
+        _check_trainer(config.trainer, origin)  # type: ignore[attr-defined]
+    return config
+
+
+def _convert(hint: Any, value: Any, origin: str, key: str) -> Any:
+    """Return ``value`` as type ``hint`` or raise ConfigError naming ``key``."""
+    origin_type = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, {} if value is None else value, origin, key + ".")
+    if origin_type in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(option, value, origin, key)
+            except ConfigError:
+                continue
+        return _type_error(hint, value, origin, key)
+    if origin_type is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{origin}: {key} = {value!r}: expected one of {', '.join(map(str, allowed))}")
+        return value
+    if origin_type is dict or hint is dict:
+        if not isinstance(value, dict):
+            _type_error(hint, value, origin, key)
+        return dict(value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and type(value) is hint:
+        return value
+    return _type_error(hint, value, origin, key)
+
+
+def _type_error(hint: Any, value: Any, origin: str, key: str) -> Any:
+    expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    raise ConfigError(f"{origin}: {key} = {value!r} ({type(value).__name__}): expected {expected}")
+
+
+def _check_trainer(trainer: Mapping[str, Any], origin: str) -> None:
+    import pytorch_lightning as pl
+
+    from imbsemi.registry import accepted_kwargs
+
+    allowed = [k for k in accepted_kwargs(pl.Trainer.__init__) if k != "self"]
+    for key in trainer:
+        if key in RESERVED_TRAINER_KEYS:
+            raise ConfigError(f"{origin}: trainer.{key} is set by imbsemi; use `epochs` and `out_dir` instead")
+        if key not in allowed:
+            raise ConfigError(f"{origin}: unknown key trainer.{key}; allowed: pytorch_lightning.Trainer "
+                              f"arguments ({', '.join(a for a in allowed if a not in RESERVED_TRAINER_KEYS)})")
+
+
+# ---------------------------------------------------------------- saving
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict of a config."""
+    return dataclasses.asdict(config)
+
+
+def config_hash(config: Any) -> str:
+    """12-hex hash of everything that decides the results (the run name and folder excluded)."""
+    data = to_dict(config)
+    data.pop("name", None)
+    data.pop("out_dir", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    with atomic_write(path, "w") as handle:
+        yaml.safe_dump(to_dict(config), handle, sort_keys=False)

@@ -1,0 +1,102 @@
+"""ImageArrays: the one data currency (uint8 NHWC images + targets + provenance)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from imbsemi.errors import DataError
+from imbsemi.io import sha256_arrays
+
+NO_LABEL = -1  # target of an image with no reference label (irrelevant pool images)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where each image came from: ``sources[source_id[i]]`` and its ``index[i]`` in that source."""
+    sources: tuple[str, ...]
+    source_id: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def single(cls, source: str, index: np.ndarray) -> "Provenance":
+        index = np.asarray(index, dtype=np.int64)
+        return cls((source,), np.zeros(len(index), dtype=np.int64), index)
+
+
+@dataclass(frozen=True)
+class ImageArrays:
+    """uint8 images (N, H, W, C), int64 targets (N,) with -1 for unlabeled, class names, provenance."""
+    images: np.ndarray
+    targets: np.ndarray
+    classes: tuple[str, ...]
+    provenance: Provenance
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim != 4:
+            raise DataError(f"images of {self.provenance.sources}: expected uint8 (N, H, W, C), "
+                            f"got {self.images.dtype} {self.images.shape}")
+        n = len(self.images)
+        for name in ("targets",):
+            array = getattr(self, name)
+            if array.shape != (n,):
+                raise DataError(f"{name} of {self.provenance.sources}: expected shape ({n},), got {array.shape}")
+        if len(self.provenance.index) != n or len(self.provenance.source_id) != n:
+            raise DataError(f"provenance of {self.provenance.sources}: expected {n} entries")
+        labeled = self.targets[self.targets != NO_LABEL]
+        if len(labeled) and (labeled.min() < 0 or labeled.max() >= max(len(self.classes), 1)):
+            raise DataError(f"targets of {self.provenance.sources}: expected values in "
+                            f"[0, {len(self.classes) - 1}] or {NO_LABEL}, got [{labeled.min()}, {labeled.max()}]")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def subset(self, indices: np.ndarray) -> "ImageArrays":
+        """The images at ``indices`` (a copy), with their provenance."""
+        indices = np.asarray(indices, dtype=np.int64)
+        prov = self.provenance
+        return ImageArrays(self.images[indices], self.targets[indices], self.classes,
+                           Provenance(prov.sources, prov.source_id[indices], prov.index[indices]))
+
+    def with_targets(self, targets: np.ndarray) -> "ImageArrays":
+        """The same images with other targets (e.g. pseudo-labels)."""
+        return replace(self, targets=np.asarray(targets, dtype=np.int64))
+
+    def class_counts(self) -> list[int]:
+        """Images per class, in label order (unlabeled images not counted)."""
+        labeled = self.targets[self.targets != NO_LABEL]
+        return np.bincount(labeled, minlength=self.num_classes).tolist()
+
+    def fingerprint(self) -> str:
+        """Hash of the provenance and targets: equal iff the same images in the same order."""
+        prov = self.provenance
+        return sha256_arrays("|".join(prov.sources), prov.source_id, prov.index, self.targets)
+
+
+def concat(parts: list[ImageArrays]) -> ImageArrays:
+    """Concatenate sets that share image shape and classes; provenance source tables are merged."""
+    first = parts[0]
+    sources: list[str] = []
+    source_ids, indices = [], []
+    for part in parts:
+        if part.image_shape != first.image_shape:
+            raise DataError(f"cannot concatenate images of shape {part.image_shape} "
+                            f"({part.provenance.sources}) with {first.image_shape}")
+        remap = []
+        for name in part.provenance.sources:
+            if name not in sources:
+                sources.append(name)
+            remap.append(sources.index(name))
+        source_ids.append(np.asarray(remap, dtype=np.int64)[part.provenance.source_id])
+        indices.append(part.provenance.index)
+    classes = max((p.classes for p in parts), key=len)
+    return ImageArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.targets for p in parts]),
+                       classes, Provenance(tuple(sources), np.concatenate(source_ids), np.concatenate(indices)))

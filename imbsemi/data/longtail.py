@@ -1,0 +1,75 @@
+"""Per-class counts of long-tailed labeled sets and unlabeled pools, and seeded per-class selection."""
+from __future__ import annotations
+
+import numpy as np
+
+from imbsemi.errors import DataError
+
+# One independent random stream per purpose, so changing e.g. the pool never moves the labeled split.
+STREAMS = ("validation", "labeled", "pool", "irrelevant")
+
+
+def seed_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent numpy generators for each purpose in STREAMS, derived from ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+def class_counts(n_max: float, num_classes: int, rho: float, imb_type: str) -> list[int]:
+    """Labeled images per class, head first (spec §3.1).
+
+    exp: n_i = int(n_max * (1/rho) ** (i / (C - 1))); step: the first C - C//2 classes get
+    int(n_max), the last C//2 get int(n_max / rho); uniform: int(n_max) each.
+    """
+    if rho < 1:
+        raise DataError(f"rho = {rho}: must be >= 1")
+    factor = 1.0 / rho
+    if imb_type == "exp":
+        if num_classes == 1:
+            return [int(n_max)]
+        return [int(n_max * factor ** (i / (num_classes - 1.0))) for i in range(num_classes)]
+    if imb_type == "step":
+        tail = num_classes // 2
+        return [int(n_max)] * (num_classes - tail) + [int(n_max * factor)] * tail
+    if imb_type == "uniform":
+        return [int(n_max)] * num_classes
+    raise DataError(f"imb_type = {imb_type!r}: expected one of exp, step, uniform")
+
+
+def unlabeled_counts(total: int, num_classes: int, rho_u: float) -> list[int]:
+    """Pool images per class, head first, for a target ``total`` (spec §4.3).
+
+    b = total // C; u_i = int(b * (1/rho_u) ** (i / (C - 1))); then u_i = int(u_i * total / sum(u)).
+    """
+    if rho_u < 1:
+        raise DataError(f"rho_u = {rho_u}: must be >= 1")
+    if total <= 0:
+        return [0] * num_classes
+    base = total // num_classes
+    raw = class_counts(base, num_classes, rho_u, "exp")
+    if sum(raw) == 0:
+        return raw
+    scale = total / sum(raw)
+    return [int(u * scale) for u in raw]
+
+
+def select_per_class(targets: np.ndarray, counts: list[int], rng: np.random.Generator,
+                     candidates: np.ndarray | None = None, what: str = "labeled set") -> np.ndarray:
+    """Indices into ``targets``: for each class c (ascending), ``counts[c]`` drawn without replacement.
+
+    Args:
+        targets: reference labels of all images.
+        counts: images wanted per class, in label order.
+        rng: the purpose's random stream.
+        candidates: indices allowed to be drawn (default: all).
+        what: name of the set being built, for the shortage error.
+    """
+    pool = np.arange(len(targets)) if candidates is None else np.asarray(candidates)
+    chosen = []
+    for label, wanted in enumerate(counts):
+        available = pool[targets[pool] == label]
+        if wanted > len(available):
+            raise DataError(f"{what}: class {label} needs {wanted} images but only {len(available)} "
+                            f"are available (lower n_max, rho_u or size_factor)")
+        chosen.append(rng.permutation(available)[:wanted])
+    return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, np.int64)

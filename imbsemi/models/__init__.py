@@ -1,0 +1,12 @@
+"""Model registry: name -> factory(num_classes, in_channels, **kwargs)."""
+from imbsemi.models.resnet_cifar import HEAD_KEYS, resnet20, resnet32, resnet44, resnet56, resnet110
+
+MODELS = {
+    "resnet20": resnet20,
+    "resnet32": resnet32,
+    "resnet44": resnet44,
+    "resnet56": resnet56,
+    "resnet110": resnet110,
+}
+
+__all__ = ["HEAD_KEYS", "MODELS"]

@@ -1,0 +1,106 @@
+"""Each stage runs a few steps on CPU through its CLI function and writes its outputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from imbsemi.checkpoints import read_checkpoint
+from imbsemi.classifier.pseudo_labels import PseudoLabels
+from imbsemi.cli import finetune, main as imbsemi_main, ssp_pretrain
+from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig
+from imbsemi.errors import DataError
+from imbsemi.models import HEAD_KEYS
+
+from conftest import CONFIGS, FAST
+
+
+@pytest.fixture(scope="module")
+def stage_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """SSP -> CE from SSP -> pseudo-labels -> self-training, a few steps each, through the CLIs."""
+    out = tmp_path_factory.mktemp("runs")
+    common = [*FAST, f"out_dir={out}"]
+    assert ssp_pretrain.main(["--config", str(CONFIGS / "ssp/rotation_digits.yaml"), *common, "name=ssp"]) == 0
+    backbone = out / "ssp" / "ssp" / "backbone.pt"
+    assert finetune.main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), *common, "name=base",
+                          f"init={backbone}"]) == 0
+    model = out / "finetune" / "base" / "model.pt"
+    assert imbsemi_main.main(["pseudolabel", "--config", str(CONFIGS / "pseudolabel/digits.yaml"),
+                              f"out_dir={out}", "name=labels", f"checkpoint={model}"]) == 0
+    labels = out / "pseudolabel" / "labels" / "pseudo_labels.npz"
+    assert finetune.main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), *common, "name=self",
+                          f"pseudo_labels={labels}"]) == 0
+    return {"out": out, "backbone": backbone, "model": model, "labels": labels}
+
+
+def test_ssp_exports_a_backbone_without_head(stage_outputs: dict[str, Path]) -> None:
+    payload = read_checkpoint(stage_outputs["backbone"])
+    assert payload["kind"] == "backbone" and payload["arch"] == "resnet32"
+    assert len(payload["state_dict"]) == 186 and not set(HEAD_KEYS) & set(payload["state_dict"])
+    folder = stage_outputs["backbone"].parent
+    assert (folder / "config.yaml").is_file() and (folder / "checkpoints" / "last.ckpt").is_file()
+    assert (folder / "logs" / "metrics.csv").is_file()
+
+
+def test_finetune_starts_from_every_ssp_tensor(stage_outputs: dict[str, Path]) -> None:
+    metrics = json.loads((stage_outputs["model"].parent / "metrics.json").read_text())
+    assert metrics["init"]["report"] == "loaded=186/188 (skipped: fc.weight, fc.bias)"
+    assert len(metrics["test"]["per_class_acc"]) == 10
+    assert metrics["manifest"]["labeled"]["class_counts"] == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
+
+
+def test_pseudolabels_cover_the_pool_with_provenance(stage_outputs: dict[str, Path]) -> None:
+    pseudo = PseudoLabels.load(stage_outputs["labels"])
+    assert len(pseudo.labels) == 590 and pseudo.labels.min() >= 0 and pseudo.labels.max() <= 9
+    assert ((pseudo.confidences > 0) & (pseudo.confidences <= 1)).all()
+    assert len(pseudo.provenance["checkpoint_sha256"]) == 64 and pseudo.provenance["pool_size"] == 590
+
+
+def test_self_training_uses_labeled_plus_pool(stage_outputs: dict[str, Path]) -> None:
+    metrics = json.loads((stage_outputs["out"] / "finetune" / "self" / "metrics.json").read_text())
+    assert metrics["train_size"] == 199 + 590
+
+
+def test_pseudo_labels_of_another_pool_are_refused(stage_outputs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="was made for another pool"):
+        finetune.run_finetune(load_finetune(tmp_path, "seed=3", f"pseudo_labels={stage_outputs['labels']}"),
+                              tmp_path)
+
+
+def load_finetune(tmp_path: Path, *overrides: str) -> FinetuneConfig:
+    from imbsemi.config import load_config
+    return load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml", [*FAST, f"out_dir={tmp_path}", *overrides])
+
+
+def test_pseudolabel_refuses_a_checkpoint_with_other_classes(stage_outputs: dict[str, Path], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    payload = torch.load(stage_outputs["model"], weights_only=True)
+    payload["arch_kwargs"]["num_classes"] = 7
+    payload["state_dict"]["fc.weight"] = payload["state_dict"]["fc.weight"][:7]
+    payload["state_dict"]["fc.bias"] = payload["state_dict"]["fc.bias"][:7]
+    torch.save(payload, tmp_path / "seven.pt")
+    code = imbsemi_main.main(["pseudolabel", "--config", str(CONFIGS / "pseudolabel/digits.yaml"),
+                              f"out_dir={tmp_path}", f"checkpoint={tmp_path / 'seven.pt'}"])
+    assert code == 2
+    assert "seven.pt: 7 classes, but data source 'digits' has 10" in capsys.readouterr().err
+
+
+def test_same_seed_same_stage_outputs(tmp_path: Path) -> None:
+    from imbsemi.config import load_config
+
+    def backbone(name: str) -> dict[str, torch.Tensor]:
+        config = load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml",
+                             [*FAST, f"out_dir={tmp_path}", f"name={name}"])
+        from imbsemi.cli.common import start_run
+        return read_checkpoint(ssp_pretrain.run_ssp(config, start_run(config, "ssp", name)))["state_dict"]
+    first, second = backbone("a"), backbone("b")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_pseudolabel_config_without_checkpoint_is_an_error(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    code = imbsemi_main.main(["pseudolabel", "--config", str(CONFIGS / "pseudolabel/digits.yaml"),
+                              f"out_dir={tmp_path}"])
+    assert code == 2 and "checkpoint: required" in capsys.readouterr().err
