@@ -1,6 +1,6 @@
 """Run the demo pipeline for several seeds; print balanced test accuracy (mean ± std) per variant.
 
-    python experiments/seeds.py --seeds 0 1 2 [--config configs/quickstart.yaml] [key=value ...]
+    python experiments/seeds.py --seeds 0,1,2 [--config configs/quickstart.yaml] [key=value ...]
 
 Prints one markdown table and a last line ``RESULT <variant>=<mean>±<std> ...``.
 """
@@ -21,10 +21,11 @@ GROUPS = ("balanced_acc", "many", "medium", "few")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quickstart.yaml")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     args, overrides = parser.parse_known_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict[str, list[float]]] = {v: {g: [] for g in GROUPS} for v in VARIANTS}
-    for seed in args.seeds:
+    for seed in seeds:
         config = load_config(PipelineConfig, args.config, [*overrides, f"seed={seed}"])
         metrics = run_pipeline(config, start_run(config, "pipeline", f"seeds-{seed}"))
         for variant in VARIANTS:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
 
-    print(f"\n{len(args.seeds)} seeds ({args.config}), test accuracy (%):\n")
+    print(f"\n{len(seeds)} seeds ({args.config}), test accuracy (%):\n")
     print("| variant | " + " | ".join(GROUPS) + " |")
     print("|---" * (len(GROUPS) + 1) + "|")
     for variant in VARIANTS:

@@ -70,7 +70,8 @@ def make_trainer(config: CommonConfig, folder: Path, epochs: int, monitor: str) 
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
-                                              mode="max", save_last=True)
+                                              mode="max", save_last=True,
+                                              enable_version_counter=False)
     options: dict[str, Any] = {"deterministic": "warn", "log_every_n_steps": 1, "enable_model_summary": False}
     options.update(config.trainer)
     return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=make_loggers(folder),
