@@ -47,13 +47,25 @@ def optional(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class SourceRef:
+    """A split of a registered source; ``root`` defaults to ``data.root``. A plain string is the name."""
+    SHORTHAND = "name"
+    name: str
+    split: str = "train"
+    root: str | None = None
+
+
+@dataclass(frozen=True)
 class PoolConfig:
-    """Unlabeled pool: |pool| = size_factor x |labeled|, per-class counts following rho_u,
-    a share ``relevance`` from the task's classes and the rest from the ``irrelevant`` source."""
+    """Unlabeled pool: |pool| = size_factor x |labeled|, per-class counts following rho_u (chosen by
+    reference labels), a share ``relevance`` from ``relevant`` (default: the training images the
+    labeled set left) and the rest drawn uniformly from ``irrelevant``."""
     size_factor: float = field(default=5.0, metadata=greater_than(0))
     rho_u: float = field(default=1.0, metadata=at_least(1))
     relevance: float = field(default=1.0, metadata=between(0, 1))
-    irrelevant: str | None = None
+    relevant: SourceRef | None = None
+    irrelevant: SourceRef | None = None
+    allow_shortage: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,21 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which images, and how the long-tailed labeled set, validation split and pool are drawn."""
+    """Which images, and how the long-tailed labeled set, validation split and pool are drawn.
+
+    ``n_max`` defaults to the source's (training images / classes; 1,000 for SVHN), as the paper.
+    ``val_per_class`` images per class are held out first for model selection (0: none, the last
+    epoch is kept). ``download`` fetches missing CIFAR/SVHN files; ``verify`` checks their md5;
+    ``image_size`` is the side folder images are resized to."""
     source: str = "digits"
     root: str = "data"
     imb_type: Literal["exp", "step", "uniform"] = "exp"
     rho: float = field(default=10.0, metadata=at_least(1))
     n_max: int | None = field(default=None, metadata=optional(at_least(1)))
-    val_per_class: int = field(default=10, metadata=at_least(1))
+    val_per_class: int = field(default=10, metadata=at_least(0))
+    download: bool = False
+    verify: bool = True
+    image_size: int = field(default=32, metadata=at_least(1))
     pool: PoolConfig = field(default_factory=PoolConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -253,6 +273,10 @@ def from_dict(cls: type[T], raw: Any, origin: str, prefix: str = "") -> T:
     if unknown:
         raise ConfigError(f"{origin}: unknown key {prefix}{unknown[0]!s}; "
                           f"allowed keys at {where}: {', '.join(fields)}")
+    missing = [name for name, f in fields.items() if f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING and name not in raw]
+    if missing:
+        raise ConfigError(f"{origin}: missing key {prefix}{missing[0]}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
@@ -270,6 +294,8 @@ def _convert(hint: Any, value: Any, origin: str, key: str) -> Any:
     """Return ``value`` as type ``hint`` or raise ConfigError naming ``key``."""
     origin_type = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, str) and hasattr(hint, "SHORTHAND"):
+            value = {hint.SHORTHAND: value}
         return from_dict(hint, {} if value is None else value, origin, key + ".")
     if origin_type in (typing.Union, types.UnionType):
         options = typing.get_args(hint)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import platform
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from imbsemi.errors import DataError
 
 
 @contextmanager
@@ -82,3 +85,15 @@ def library_versions() -> dict[str, str]:
         "lightly": lightly.__version__,
         "numpy": numpy.__version__,
     }
+
+
+def read_pickle(path: Path, what: str) -> object:
+    """Unpickle ``path`` (latin1, as the CIFAR batches need), with a clear error for a bad file."""
+    if not path.is_file():
+        raise DataError(f"{what} file {path} does not exist")
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
+            IndexError, MemoryError) as err:
+        raise DataError(f"{what} file {path} is truncated or not a pickle: {err!r}") from err

@@ -25,5 +25,5 @@ def test_data_summary_prints_counts_and_relevance(capsys: pytest.CaptureFixture)
     summary = runpy.run_path(str(ROOT / "data_prep" / "summary.py"))
     assert summary["main"](["--config", str(CONFIGS / "finetune/ce_digits.yaml"), "data.pool.relevance=0.6"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2].split() == ["total", "500", "100", "199", "350"]
-    assert lines[-1] == "pool: 589 images, 239 irrelevant; realised relevance 0.594 (target 0.6)"
+    assert lines[-2].split() == ["total", "500", "100", "199", "350"]  # pool: 350 digits + 233 photos
+    assert lines[-1] == "pool: 583 images, 233 irrelevant; realised relevance 0.600 (target 0.6)"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imbsemi.config import FinetuneConfig, PipelineConfig, SSPConfig, config_hash, load_config, parse_overrides
+from imbsemi.config import (FinetuneConfig, PipelineConfig, SourceRef, SSPConfig, config_hash, load_config,
+                            parse_overrides)
 from imbsemi.errors import ConfigError
 
 from conftest import CONFIGS, ROOT
@@ -44,7 +45,7 @@ def test_override_forms_and_base_inheritance() -> None:
     assert (config.data.rho, config.optim.lr, config.init) == (50.0, 0.2, "x.pt")
     assert config.model.kwargs == {"use_norm": True}
     assert config.data.source == "digits" and config.data.n_max == 50  # from base: digits_data.yaml
-    assert config.data.pool.irrelevant == "photos"
+    assert config.data.pool.irrelevant == SourceRef("photos", "train")  # string shorthand
 
 
 def test_pipeline_and_stage_configs_agree() -> None:

@@ -65,8 +65,9 @@ def start_run(config: CommonConfig, stage: str, config_stem: str) -> Path:
     return folder
 
 
-def make_trainer(config: CommonConfig, folder: Path, epochs: int, monitor: str) -> pl.Trainer:
-    """A Lightning Trainer writing to ``folder``: CSV logs, last + best (max ``monitor``) checkpoints."""
+def make_trainer(config: CommonConfig, folder: Path, epochs: int, monitor: str | None) -> pl.Trainer:
+    """A Lightning Trainer writing to ``folder``: CSV logs, last + best (max ``monitor``) checkpoints;
+    with no ``monitor`` (no validation split) the "best" checkpoint is the last epoch's."""
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
@@ -94,6 +95,12 @@ def make_model(config: CommonConfig, datamodule: LTDataModule, num_classes: int)
     """A fresh ``config.model.arch`` network for this data, with the user's ``model.kwargs``."""
     return build(MODELS, config.model.arch, config.model.kwargs, "model.arch",
                  **fixed_model_kwargs(datamodule, num_classes))
+
+
+def best_score(trainer: pl.Trainer) -> float | None:
+    """The monitored validation metric of the selected checkpoint (None without a validation split)."""
+    score = trainer.checkpoint_callback.best_model_score
+    return None if score is None else float(score)
 
 
 def restore_best(module: pl.LightningModule, trainer: pl.Trainer) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from imbsemi.checkpoints import load_backbone
 from imbsemi.classifier.module import ClassifierModule
 from imbsemi.classifier.pseudo_labels import PseudoLabels
-from imbsemi.cli.common import (export_model, make_datamodule, make_model, make_trainer, parse_config,
+from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_model, make_trainer, parse_config,
                                 start_run, user_errors_to_exit)
 from imbsemi.config import FinetuneConfig
 from imbsemi.io import write_json
@@ -33,11 +33,11 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     loss = build(LOSSES, config.loss.name, config.loss.kwargs, "loss.name",
                  class_counts=datamodule.train_set.class_counts())
     module = ClassifierModule(model, loss, config.optim, config.epochs, datamodule.counts)
-    trainer = make_trainer(config, folder, config.epochs, module.monitor)
+    trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
     trainer.fit(module, datamodule=datamodule)
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     model_path = folder / "model.pt"
-    metrics = {"model": str(model_path), "test": module.test_report, "best_val": float(trainer.checkpoint_callback.best_model_score),
+    metrics = {"model": str(model_path), "test": module.test_report, "best_val": best_score(trainer),
                "init": {"path": config.init, "report": init_report}, "pseudo_labels": config.pseudo_labels,
                "train_size": len(datamodule.train_set), "manifest": datamodule.manifest()}
     export_model(model_path, model, "classifier", config, datamodule,

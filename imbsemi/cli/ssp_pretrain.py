@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from imbsemi.cli.common import (export_model, make_datamodule, make_model, make_trainer, parse_config,
+from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_model, make_trainer, parse_config,
                                 restore_best, start_run, user_errors_to_exit)
 from imbsemi.config import SSPConfig
 from imbsemi.io import write_json
@@ -18,17 +18,17 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     datamodule = make_datamodule(config, config.optim.batch_size)
     module = build(SSL_METHODS, config.method, {}, "method", optim=config.optim, epochs=config.epochs,
                    make_backbone=lambda n: make_model(config, datamodule, n))
-    trainer = make_trainer(config, folder, config.epochs, module.monitor)
+    trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
     trainer.fit(module, datamodule=datamodule)
     best = restore_best(module, trainer)
-    score = float(trainer.checkpoint_callback.best_model_score)
+    score = best_score(trainer)
     path = folder / "backbone.pt"
     export_model(path, module.backbone, "backbone", config, datamodule,
                  provenance={"method": config.method, module.monitor: score,
                              "labeled_fingerprint": datamodule.labeled.fingerprint()})
     write_json(folder / "metrics.json", {module.monitor: score, "best_checkpoint": best,
                                          "manifest": datamodule.manifest()})
-    print(f"ssp_pretrain: {config.method} {module.monitor}={score:.3f}; backbone -> {path}")
+    print(f"ssp_pretrain: {config.method} {module.monitor}={score}; backbone -> {path}")
     return path
 
 

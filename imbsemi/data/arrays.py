@@ -81,22 +81,41 @@ class ImageArrays:
         return sha256_arrays("|".join(prov.sources), prov.source_id, prov.index, self.targets)
 
 
-def concat(parts: list[ImageArrays]) -> ImageArrays:
-    """Concatenate sets that share image shape and classes; provenance source tables are merged."""
-    first = parts[0]
+def gather(parts: list[tuple[ImageArrays, np.ndarray]], classes: tuple[str, ...],
+           targets: np.ndarray | None = None) -> ImageArrays:
+    """The images at ``indices`` of each (set, indices) part, copied once into one array.
+
+    Args:
+        parts: sets sharing one image shape (memory-mapped sets are read only at those indices).
+        classes: class names of the result.
+        targets: the result's targets (default: each part's own).
+    """
+    shape = parts[0][0].image_shape
+    total = sum(len(index) for _, index in parts)
+    images = np.empty((total, *shape), dtype=np.uint8)
     sources: list[str] = []
-    source_ids, indices = [], []
-    for part in parts:
-        if part.image_shape != first.image_shape:
-            raise DataError(f"cannot concatenate images of shape {part.image_shape} "
-                            f"({part.provenance.sources}) with {first.image_shape}")
+    source_ids, indices, own_targets = [], [], []
+    offset = 0
+    for arrays, index in parts:
+        if arrays.image_shape != shape:
+            raise DataError(f"cannot combine images of shape {arrays.image_shape} "
+                            f"({arrays.provenance.sources}) with {shape}")
+        index = np.asarray(index, dtype=np.int64)
+        np.take(arrays.images, index, axis=0, out=images[offset:offset + len(index)])
+        offset += len(index)
         remap = []
-        for name in part.provenance.sources:
+        for name in arrays.provenance.sources:
             if name not in sources:
                 sources.append(name)
             remap.append(sources.index(name))
-        source_ids.append(np.asarray(remap, dtype=np.int64)[part.provenance.source_id])
-        indices.append(part.provenance.index)
+        source_ids.append(np.asarray(remap, dtype=np.int64)[arrays.provenance.source_id[index]])
+        indices.append(arrays.provenance.index[index])
+        own_targets.append(arrays.targets[index])
+    return ImageArrays(images, np.concatenate(own_targets) if targets is None else targets, classes,
+                       Provenance(tuple(sources), np.concatenate(source_ids), np.concatenate(indices)))
+
+
+def concat(parts: list[ImageArrays]) -> ImageArrays:
+    """Concatenate sets that share image shape; provenance source tables are merged."""
     classes = max((p.classes for p in parts), key=len)
-    return ImageArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.targets for p in parts]),
-                       classes, Provenance(tuple(sources), np.concatenate(source_ids), np.concatenate(indices)))
+    return gather([(p, np.arange(len(p))) for p in parts], classes)

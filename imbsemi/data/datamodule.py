@@ -9,13 +9,14 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from imbsemi.config import DataConfig
+from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
 from imbsemi.data.arrays import ImageArrays, concat
 from imbsemi.data.loader import DeviceLoader
-from imbsemi.data.longtail import class_counts, seed_streams, select_per_class
+from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.errors import DataError
+from imbsemi.io import sha256_arrays
 
 
 class LTDataModule(pl.LightningDataModule):
@@ -39,21 +40,33 @@ class LTDataModule(pl.LightningDataModule):
         if self._built:
             return
         cfg = self.config
-        train = sources.load(cfg.source, "train", cfg.root)
-        self.test = sources.load(cfg.source, "test", cfg.root)
+        self.source = sources.info(cfg.source)
+        train = self._load(SourceRef(cfg.source, "train"))
+        self.test = self._load(SourceRef(cfg.source, "test"))
         self.rngs = seed_streams(self.seed)
         num_classes = train.num_classes
-        val_index = select_per_class(train.targets, [cfg.val_per_class] * num_classes,
-                                     self.rngs["validation"], what="validation split")
+        val_index = select_per_class(train.targets, [cfg.val_per_class] * num_classes, self.rngs["validation"],
+                                     what="validation split", hint="; lower data.val_per_class")
         rest = np.setdiff1d(np.arange(len(train)), val_index)
-        n_max = cfg.n_max if cfg.n_max is not None else len(rest) / num_classes
-        self.counts = class_counts(n_max, num_classes, cfg.rho, cfg.imb_type)
-        labeled_index = select_per_class(train.targets, self.counts, self.rngs["labeled"], rest)
+        self.n_max = cfg.n_max or self.source.n_max or len(train) / num_classes
+        self.counts = by_label(class_counts(self.n_max, num_classes, cfg.rho, cfg.imb_type), self.source.head_to_tail)
+        labeled_index = select_per_class(
+            train.targets, self.counts, self.rngs["labeled"], rest, what="labeled set",
+            hint=f" after holding out data.val_per_class = {cfg.val_per_class}; lower data.n_max "
+                 f"(now {self.n_max:g}) or data.val_per_class")
         self.val, self.labeled = train.subset(val_index), train.subset(labeled_index)
         self._train_source = train
         self._pool_candidates = np.setdiff1d(rest, labeled_index)
-        self.mean, self.std = sources.STATS.get(cfg.source) or _channel_stats(self.labeled)
+        if self.source.mean is not None:
+            self.mean, self.std = self.source.mean, self.source.std
+        else:
+            self.mean, self.std = _channel_stats(self.labeled)
         self._built = True
+
+    def _load(self, ref: SourceRef) -> ImageArrays:
+        cfg = self.config
+        return sources.load(ref.name, ref.split, ref.root or cfg.root, download=cfg.download, verify=cfg.verify,
+                            image_size=cfg.image_size)
 
     @property
     def num_classes(self) -> int:
@@ -63,13 +76,21 @@ class LTDataModule(pl.LightningDataModule):
     def pool(self) -> ImageArrays:
         """The unlabeled pool (targets: reference labels, -1 for irrelevant images)."""
         cfg = self.config.pool
+        relevant, candidates = self._train_source, self._pool_candidates
+        if cfg.relevant is not None:
+            relevant = sources.match_shape(self._load(cfg.relevant), self.labeled.image_shape)
+            candidates = np.arange(len(relevant))
+            if relevant.num_classes != self.num_classes:
+                raise DataError(f"data.pool.relevant = {cfg.relevant.name}:{cfg.relevant.split} has "
+                                f"{relevant.num_classes} classes; {self.config.source} has {self.num_classes}")
         irrelevant = None
         if cfg.irrelevant is not None and cfg.relevance < 1:
-            irrelevant = sources.match_shape(sources.load(cfg.irrelevant, "train", self.config.root),
-                                             self.labeled.image_shape)
-        return build_pool(self._train_source, self._pool_candidates, len(self.labeled),
-                          size_factor=cfg.size_factor, rho_u=cfg.rho_u, relevance=cfg.relevance,
-                          irrelevant=irrelevant, rngs=self.rngs)
+            irrelevant = sources.match_shape(self._load(cfg.irrelevant), self.labeled.image_shape)
+        pool, self.shortages = build_pool(
+            relevant, candidates, len(self.labeled), size_factor=cfg.size_factor, rho_u=cfg.rho_u,
+            relevance=cfg.relevance, head_to_tail=self.source.head_to_tail, irrelevant=irrelevant,
+            rngs=self.rngs, allow_shortage=cfg.allow_shortage)
+        return pool
 
     def use_pseudo_labels(self, labels: np.ndarray) -> None:
         """Train on labeled + pool images, the pool under ``labels`` (one per pool image)."""
@@ -96,23 +117,27 @@ class LTDataModule(pl.LightningDataModule):
         """Batches of ``arrays`` in order, without augmentation."""
         return DeviceLoader(arrays, self.eval_batch_size, mean=self.mean, std=self.std, device=self._device())
 
-    def val_dataloader(self) -> DeviceLoader:
-        return self.eval_loader(self.val)
-
     def test_dataloader(self) -> DeviceLoader:
         return self.eval_loader(self.test)
 
+    def val_dataloader(self) -> DeviceLoader | list:
+        return self.eval_loader(self.val) if len(self.val) else []
+
     def manifest(self) -> dict[str, Any]:
-        """Per-class counts and fingerprints of every split built so far."""
+        """Per-class counts, index hashes and fingerprints of every split built so far."""
         splits = {"test": self.test, "validation": self.val, "labeled": self.labeled}
         if "pool" in self.__dict__:
             splits["pool"] = self.pool
-        out: dict[str, Any] = {"seed": self.seed, "source": self.config.source}
+        out: dict[str, Any] = {"seed": self.seed, "source": self.config.source, "n_max": self.n_max}
         for name, arrays in splits.items():
             out[name] = {"size": len(arrays), "class_counts": arrays.class_counts(),
+                         "sources": list(arrays.provenance.sources),
+                         "indices_sha256": sha256_arrays(arrays.provenance.source_id, arrays.provenance.index),
                          "fingerprint": arrays.fingerprint()}
         if "pool" in splits:
-            out["pool"]["irrelevant"] = int((self.pool.targets < 0).sum())
+            irrelevant = int((self.pool.targets < 0).sum())
+            out["pool"].update(irrelevant=irrelevant, shortages=self.shortages,
+                               relevance=(len(self.pool) - irrelevant) / max(len(self.pool), 1))
         return out
 
 

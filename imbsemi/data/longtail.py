@@ -53,8 +53,19 @@ def unlabeled_counts(total: int, num_classes: int, rho_u: float) -> list[int]:
     return [int(u * scale) for u in raw]
 
 
+def by_label(head_first: list[int], head_to_tail: tuple[int, ...] | None) -> list[int]:
+    """Counts listed head first -> counts in label order (``head_to_tail[i]`` gets ``head_first[i]``)."""
+    if head_to_tail is None:
+        return list(head_first)
+    counts = [0] * len(head_first)
+    for position, label in enumerate(head_to_tail):
+        counts[label] = head_first[position]
+    return counts
+
+
 def select_per_class(targets: np.ndarray, counts: list[int], rng: np.random.Generator,
-                     candidates: np.ndarray | None = None, what: str = "labeled set") -> np.ndarray:
+                     candidates: np.ndarray | None = None, what: str = "labeled set", hint: str = "",
+                     shortages: list[dict] | None = None) -> np.ndarray:
     """Indices into ``targets``: for each class c (ascending), ``counts[c]`` drawn without replacement.
 
     Args:
@@ -62,14 +73,18 @@ def select_per_class(targets: np.ndarray, counts: list[int], rng: np.random.Gene
         counts: images wanted per class, in label order.
         rng: the purpose's random stream.
         candidates: indices allowed to be drawn (default: all).
-        what: name of the set being built, for the shortage error.
+        what, hint: name of the set being built and advice, for the shortage error.
+        shortages: if given, a class with too few images gives what it has and is recorded here
+            as {class, requested, available}; otherwise a shortage is a DataError.
     """
     pool = np.arange(len(targets)) if candidates is None else np.asarray(candidates)
     chosen = []
     for label, wanted in enumerate(counts):
         available = pool[targets[pool] == label]
         if wanted > len(available):
-            raise DataError(f"{what}: class {label} needs {wanted} images but only {len(available)} "
-                            f"are available (lower n_max, rho_u or size_factor)")
+            if shortages is None:
+                raise DataError(f"{what}: class {label} needs {wanted} images but only {len(available)} "
+                                f"are available{hint}")
+            shortages.append({"what": what, "class": label, "requested": wanted, "available": len(available)})
         chosen.append(rng.permutation(available)[:wanted])
     return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, np.int64)

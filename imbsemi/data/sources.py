@@ -2,17 +2,25 @@
 
 ``digits`` (the default) is scikit-learn's 1,797 real 8x8 handwritten digits; no download.
 ``photos`` is the irrelevant source for digits: crops of the two photographs scikit-learn ships.
+CIFAR, SVHN, Tiny-Images and folder trees have their own modules; ``npz`` reads arrays x, y.
 """
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from imbsemi.data.arrays import NO_LABEL, ImageArrays, Provenance
+from imbsemi.data.cifar import load_cifar10, load_cifar100
+from imbsemi.data.folder import load_folder
+from imbsemi.data.svhn import load_svhn
+from imbsemi.data.tinyimages import load_tinyimages
 from imbsemi.errors import DataError
+from imbsemi.registry import accepted_kwargs
 
 DIGITS_TEST_PER_CLASS = 50  # digits has no official test split; this fixed one is the same for every seed
 PHOTO_CROPS = 4000
@@ -54,23 +62,79 @@ def load_photos(split: str, root: str) -> ImageArrays:
                        Provenance.single("photos", np.arange(PHOTO_CROPS)))
 
 
-SOURCES: dict[str, Callable[[str, str], ImageArrays]] = {
-    "digits": load_digits,
-    "photos": load_photos,
+def load_npz(split: str, root: str) -> ImageArrays:
+    """``root/<split>.npz`` with ``x`` uint8 (N, H, W, C), ``y`` int (N,) and optionally ``classes``."""
+    path = Path(root) / f"{split}.npz"
+    if not path.is_file():
+        raise DataError(f"npz dataset: {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            content = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError) as err:
+        raise DataError(f"npz dataset {path} is truncated or not an .npz file: {err}") from err
+    for key in ("x", "y"):
+        if key not in content:
+            raise DataError(f"npz dataset {path}: missing array {key!r}; found {sorted(content)}")
+    images, targets = content["x"], content["y"]
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise DataError(f"npz dataset {path}: x must be uint8 of shape (N, H, W, C), got {images.dtype} {images.shape}")
+    if targets.shape != (len(images),) or targets.dtype.kind not in "iu":
+        raise DataError(f"npz dataset {path}: y must hold {len(images)} integers, got {targets.dtype} {targets.shape}")
+    num_classes = int(targets.max()) + 1 if len(targets) else 0
+    classes = tuple(str(c) for c in content.get("classes", range(num_classes)))
+    if len(targets) and (targets.min() < 0 or targets.max() >= len(classes)):
+        raise DataError(f"npz dataset {path}: y must be in [0, {len(classes) - 1}], "
+                        f"got [{targets.min()}, {targets.max()}]")
+    return ImageArrays(images, targets.astype(np.int64), classes,
+                       Provenance.single(f"npz:{path}", np.arange(len(targets))))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the method needs to know of a source beyond its images.
+
+    Attributes:
+        load: ``(split, root, **options) -> ImageArrays``.
+        mean, std: per-channel normalisation on the 0-1 scale (None: computed from the labeled set).
+        n_max: labeled images of the head class by default (None: training images / classes, spec §3.1).
+        head_to_tail: labels from the head class to the tail class (None: label order).
+    """
+    load: Callable[..., ImageArrays]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    n_max: float | None = None
+    head_to_tail: tuple[int, ...] | None = None
+
+
+CIFAR_STATS = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+SOURCES: dict[str, SourceInfo] = {
+    "digits": SourceInfo(load_digits, (0.3057,), (0.3761,)),
+    "photos": SourceInfo(load_photos, *HALF),
+    "cifar10": SourceInfo(load_cifar10, *CIFAR_STATS),
+    "cifar100": SourceInfo(load_cifar100, *CIFAR_STATS),
+    # The original hard-codes 1,000 head images for SVHN and puts digit 1 at the head, 0 at the tail.
+    "svhn": SourceInfo(load_svhn, *HALF, n_max=1000, head_to_tail=(1, 2, 3, 4, 5, 6, 7, 8, 9, 0)),
+    "tinyimages": SourceInfo(load_tinyimages, *CIFAR_STATS),
+    "folder": SourceInfo(load_folder),
+    "npz": SourceInfo(load_npz),
 }
 
-# Per-channel normalisation (mean, std) on the 0-1 scale, fixed per dataset as in the original code.
-STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "digits": ((0.3057,), (0.3761,)),
-    "photos": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-}
 
-
-def load(name: str, split: str, root: str) -> ImageArrays:
-    """Load ``split`` of source ``name`` (a SOURCES key) from ``root``."""
+def info(name: str) -> SourceInfo:
+    """The SourceInfo of ``name``, or a DataError listing the registered names."""
     if name not in SOURCES:
         raise DataError(f"data source {name!r} is unknown; registered: {', '.join(sorted(SOURCES))}")
-    return SOURCES[name](split, root)
+    return SOURCES[name]
+
+
+def load(name: str, split: str, root: str, **options: Any) -> ImageArrays:
+    """Load ``split`` of source ``name`` from ``root``; ``options`` (download, verify, image_size)
+    reach the loaders that accept them."""
+    loader = info(name).load
+    accepted = accepted_kwargs(loader)
+    return loader(split, root, **{k: v for k, v in options.items() if k in accepted})
 
 
 def match_shape(arrays: ImageArrays, shape: tuple[int, int, int]) -> ImageArrays:

@@ -6,12 +6,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from imbsemi.config import DataConfig, PoolConfig
+from imbsemi.config import DataConfig, PoolConfig, SourceRef
 from imbsemi.data.datamodule import LTDataModule
 from imbsemi.data.sources import load, match_shape
 from imbsemi.errors import DataError
 
-DIGITS = DataConfig(n_max=50, pool=PoolConfig(size_factor=3, irrelevant="photos"))
+DIGITS = DataConfig(n_max=50, pool=PoolConfig(size_factor=3, irrelevant=SourceRef("photos")))
 
 
 def built(config: DataConfig = DIGITS, seed: int = 0) -> LTDataModule:
@@ -56,10 +56,13 @@ def test_pool_counts_follow_rho_u_and_do_not_move_the_labeled_set() -> None:
 
 
 def test_relevance_mixes_in_real_photo_crops() -> None:
-    config = dataclasses.replace(DIGITS, pool=PoolConfig(size_factor=3, relevance=0.6, irrelevant="photos"))
+    config = dataclasses.replace(DIGITS, pool=PoolConfig(size_factor=3, relevance=0.6, irrelevant=SourceRef("photos")))
     pool = built(config).pool
     irrelevant = pool.targets == -1
-    assert int(irrelevant.sum()) == 597 - round(0.6 * 597)  # 239 photo crops
+    # relevant: unlabeled_counts(round(0.6 * 597) = 358) = 35 per class = 350;
+    # irrelevant: round(350 * 0.4 / 0.6) = 233 photo crops -> realised relevance 350 / 583
+    assert pool.class_counts() == [35] * 10 and int(irrelevant.sum()) == 233
+    assert abs(350 - 0.6 * len(pool)) <= 1
     assert pool.provenance.sources == ("digits:train", "photos")
     assert (pool.provenance.source_id == 1).sum() == irrelevant.sum()
     assert pool.images.shape[1:] == (8, 8, 1)
@@ -85,5 +88,5 @@ def test_match_shape_converts_rgb_crops_to_small_grayscale() -> None:
 
 
 def test_unknown_source_lists_registered_names() -> None:
-    with pytest.raises(DataError, match="data source 'cifar' is unknown; registered: digits, photos"):
+    with pytest.raises(DataError, match="data source 'cifar' is unknown; registered: cifar10, cifar100, digits, folder, npz, photos, svhn, tinyimages"):
         load("cifar", "train", "data")
