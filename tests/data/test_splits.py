@@ -1,0 +1,126 @@
+"""Long-tailed sets and pools built from real-format files: the spec §12 counts, head-to-tail order,
+provenance, relevance, shortages and seeded determinism."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from formats import write_cifar10, write_cifar100, write_svhn, write_tinyimages
+from imbsemi.config import DataConfig, load_config
+from imbsemi.data.arrays import ImageArrays, Provenance
+from imbsemi.data.datamodule import LTDataModule
+from imbsemi.data.longtail import class_counts, seed_streams, select_per_class
+from imbsemi.data.pools import build_pool
+from imbsemi.data.sources import load
+from imbsemi.errors import DataError
+
+
+def datamodule(tmp_path: Path, *overrides: str, seed: int = 0) -> LTDataModule:
+    data = load_config(DataConfig, None, [f"root={tmp_path}", "verify=false", *overrides])
+    module = LTDataModule(data, seed, batch_size=8)
+    module.setup()
+    return module
+
+
+@pytest.mark.parametrize("rho, expected", [
+    (10, [5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500]),
+    (100, [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]),
+])
+def test_cifar10_lt_selection_at_full_size(rho: int, expected: list[int]) -> None:
+    targets = np.tile(np.arange(10), 5000)  # CIFAR-10 train labels: 5,000 per class
+    chosen = select_per_class(targets, class_counts(5000.0, 10, rho, "exp"), seed_streams(0)["labeled"])
+    assert np.bincount(targets[chosen]).tolist() == expected
+
+
+def _full_size_pool(labeled_total: int, rho_u: float) -> list[int]:
+    tiny = np.zeros((500_000, 1, 1, 1), np.uint8)  # 500K Tiny-Images reference labels, 50K per class
+    relevant = ImageArrays(tiny, np.repeat(np.arange(10), 50_000), tuple("abcdefghij"),
+                           Provenance.single("ti", np.arange(500_000)))
+    pool, _ = build_pool(relevant, np.arange(500_000), labeled_total, size_factor=5, rho_u=rho_u, relevance=1.0,
+                         head_to_tail=None, irrelevant=None, rngs=seed_streams(0))
+    return pool.class_counts()
+
+
+def test_cifar10_pools_match_spec_12_2() -> None:
+    assert _full_size_pool(13_996, 1) == [6998] * 10
+    assert _full_size_pool(13_996, 25) == [21651, 15138, 10587, 7403, 5176, 3619, 2530, 1769, 1237, 863]
+    assert _full_size_pool(12_406, 100) == [24999, 14984, 8983, 5384, 3228, 1934, 1156, 693, 415, 249]
+
+
+def test_svhn_lt_puts_digit_1_at_the_head(tmp_path: Path) -> None:
+    for split, per_class in (("train", 30), ("test", 3), ("extra", 40)):
+        write_svhn(tmp_path, split, per_class)
+    module = datamodule(tmp_path, "source=svhn", "n_max=20", "val_per_class=2", "pool.size_factor=1",
+                        "pool.rho_u=10", "pool.relevant={name: svhn, split: extra}")
+    # head -> tail [20, 15, 11, 9, 7, 5, 4, 3, 2, 2] assigned to digits 1..9, 0 (spec §3.3)
+    assert module.labeled.class_counts() == [2, 20, 15, 11, 9, 7, 5, 4, 3, 2]
+    # pool: T = 78, b = 7, raw [7, 5, 4, 3, 2, 1, 1, 1, 0, 0] (24) x 78/24 -> same order
+    assert module.pool.class_counts() == [0, 22, 16, 13, 9, 6, 3, 3, 3, 0]
+    assert module.pool.provenance.sources == ("svhn:extra",)
+    assert module.manifest()["n_max"] == 20
+
+
+def test_cifar10_pool_from_tinyimages_with_cifar100_irrelevant(tmp_path: Path) -> None:
+    write_cifar10(tmp_path, train_per_class=20, test_per_class=2)
+    write_cifar100(tmp_path, train_per_class=2, test_per_class=1)
+    write_tinyimages(tmp_path, per_class=30)
+    module = datamodule(tmp_path, "source=cifar10", "rho=10", "val_per_class=0", "pool.size_factor=2",
+                        "pool.relevance=0.5", "pool.relevant=tinyimages", "pool.irrelevant=cifar100")
+    assert module.labeled.class_counts() == [20, 15, 11, 9, 7, 5, 4, 3, 2, 2]  # n_max = 200 / 10
+    pool = module.pool
+    relevant = pool.targets >= 0
+    assert pool.class_counts() == [7] * 10 and int((~relevant).sum()) == 70  # T = 156; 78 -> 7 per class
+    assert pool.provenance.sources == ("tinyimages", "cifar100:train")
+    # provenance points at the very source images and their reference labels
+    ti = load("tinyimages", "train", str(tmp_path))
+    c100 = load("cifar100", "train", str(tmp_path), verify=False)
+    for i in (0, 35, 69, 70, 139):
+        source = ti if pool.provenance.source_id[i] == 0 else c100
+        assert np.array_equal(pool.images[i], source.images[pool.provenance.index[i]])
+        if relevant[i]:
+            assert pool.targets[i] == ti.targets[pool.provenance.index[i]]
+    assert module.manifest()["pool"]["relevance"] == 0.5
+
+
+def test_same_seed_same_indices_other_seed_different(tmp_path: Path) -> None:
+    write_cifar10(tmp_path, train_per_class=20, test_per_class=1)
+    write_tinyimages(tmp_path, per_class=30)
+    args = ("source=cifar10", "val_per_class=2", "n_max=15", "pool.size_factor=2", "pool.relevant=tinyimages")
+    first, again, other = datamodule(tmp_path, *args), datamodule(tmp_path, *args), datamodule(tmp_path, *args, seed=1)
+    for name in ("labeled", "validation", "pool"):
+        first_m, again_m, other_m = first.manifest(), again.manifest(), other.manifest()
+        if name == "pool":
+            _ = first.pool, again.pool, other.pool
+            first_m, again_m, other_m = first.manifest(), again.manifest(), other.manifest()
+        assert first_m[name]["indices_sha256"] == again_m[name]["indices_sha256"] != other_m[name]["indices_sha256"]
+
+
+def test_shortage_is_an_error_or_a_recorded_warning(tmp_path: Path) -> None:
+    write_cifar10(tmp_path, train_per_class=10, test_per_class=1)
+    # labeled [4, 3, 2, 1, 1, 1, 0, 0, 0, 0] (12); pool T = 60: class 0 gets 12, but 10 - 4 = 6 are left
+    args = ("source=cifar10", "val_per_class=0", "n_max=4", "pool.size_factor=5", "pool.rho_u=4")
+    with pytest.raises(DataError, match=r"unlabeled pool: class 0 needs 12 images but only 6 are available; lower"):
+        _ = datamodule(tmp_path, *args).pool
+    module = datamodule(tmp_path, *args, "pool.allow_shortage=true")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pool = module.pool
+    assert [str(w.message) for w in caught] == [
+        "unlabeled pool: class 0 gets 6 of 12 requested images (allow_shortage)",
+        "unlabeled pool: class 1 gets 7 of 10 requested images (allow_shortage)"]
+    assert pool.class_counts()[:2] == [6, 7]
+    assert module.manifest()["pool"]["shortages"][0] == {"what": "unlabeled pool", "class": 0,
+                                                         "requested": 12, "available": 6}
+
+
+def test_validation_split_comes_out_of_the_training_images_first(tmp_path: Path) -> None:
+    write_cifar10(tmp_path, train_per_class=20, test_per_class=1)
+    with pytest.raises(DataError, match=r"labeled set: class 0 needs 20 images but only 18 are available after "
+                                        r"holding out data.val_per_class = 2; lower data.n_max \(now 20\)"):
+        datamodule(tmp_path, "source=cifar10", "val_per_class=2")
+    module = datamodule(tmp_path, "source=cifar10", "val_per_class=2", "n_max=18")
+    assert module.val.class_counts() == [2] * 10 and module.labeled.class_counts()[0] == 18
+    assert not set(module.val.provenance.index) & set(module.labeled.provenance.index)
