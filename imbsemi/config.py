@@ -301,7 +301,10 @@ def _convert(hint: Any, value: Any, origin: str, key: str) -> Any:
         options = typing.get_args(hint)
         if value is None and type(None) in options:
             return None
-        for option in (o for o in options if o is not type(None)):
+        concrete = [o for o in options if o is not type(None)]
+        if len(concrete) == 1:  # Optional[X]: X's own error is the informative one
+            return _convert(concrete[0], value, origin, key)
+        for option in concrete:
             try:
                 return _convert(option, value, origin, key)
             except ConfigError:

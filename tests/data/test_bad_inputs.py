@@ -1,0 +1,138 @@
+"""Table of bad data inputs: each gives one clear error naming the file / key / value and what was expected."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import scipy.io
+
+from formats import write_cifar10, write_folder, write_svhn, write_tinyimages
+from imbsemi.config import DataConfig, load_config
+from imbsemi.data.datamodule import LTDataModule
+from imbsemi.data.sources import load
+from imbsemi.errors import ConfigError, DataError
+
+CIFAR_BATCH = Path("cifar-10-batches-py") / "data_batch_1"
+
+
+def _edit_pickle(path: Path, edit: Callable[[dict], None]) -> None:
+    content = pickle.loads(path.read_bytes(), encoding="latin1")
+    edit(content)
+    path.write_bytes(pickle.dumps(content, protocol=2))
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def cifar(edit: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        write_cifar10(root, train_per_class=2, test_per_class=1)
+        if edit:
+            edit(root / CIFAR_BATCH)
+    return setup
+
+
+def svhn(mat: dict | None = None, truncate: bool = False) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        write_svhn(root, "train", 2)
+        if mat is not None:
+            scipy.io.savemat(str(root / "train_32x32.mat"), mat)
+        if truncate:
+            _truncate(root / "train_32x32.mat")
+    return setup
+
+
+def tiny(edit: Callable[[dict], None] | None = None, truncate: bool = False) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        write_tinyimages(root, per_class=2)
+        if edit:
+            _edit_pickle(root / "ti_80M_selected.pickle", edit)
+        if truncate:
+            _truncate(root / "ti_80M_selected.pickle")
+    return setup
+
+
+def npz(**arrays: np.ndarray) -> Callable[[Path], None]:
+    return lambda root: np.savez(root / "train.npz", **arrays)
+
+
+def loading(name: str, split: str = "train", **options) -> Callable[[Path], object]:
+    return lambda root: load(name, split, str(root), verify=False, **options)
+
+
+def building(*overrides: str) -> Callable[[Path], object]:
+    def build(root: Path) -> object:
+        config = load_config(DataConfig, None, [f"root={root}", "verify=false", *overrides])
+        module = LTDataModule(config, 0, 8)
+        module.setup()
+        return module.pool
+    return build
+
+
+GOOD_X = np.zeros((4, 4, 4, 1), np.uint8)
+CASES = [
+    ("cifar-missing", None, loading("cifar10"), DataError,
+     ["cifar-10-batches-py does not exist", "data_prep/download.py cifar10"]),
+    ("cifar-truncated", cifar(_truncate), loading("cifar10"), DataError, ["data_batch_1 is truncated or not a pickle"]),
+    ("cifar-missing-key", cifar(lambda p: _edit_pickle(p, lambda c: c.pop("labels"))), loading("cifar10"),
+     DataError, ["data_batch_1: missing key 'labels'"]),
+    ("cifar-wrong-shape", cifar(lambda p: _edit_pickle(p, lambda c: c.update(data=c["data"][:, :3000]))),
+     loading("cifar10"), DataError, ["data_batch_1: key 'data' must be uint8 of shape (N, 3072)", "(4, 3000)"]),
+    ("cifar-wrong-dtype", cifar(lambda p: _edit_pickle(p, lambda c: c.update(data=c["data"] / 255))),
+     loading("cifar10"), DataError, ["key 'data' must be uint8", "float64"]),
+    ("cifar-label-range", cifar(lambda p: _edit_pickle(p, lambda c: c.update(labels=[10, 1, 2, 3]))),
+     loading("cifar10"), DataError, ["data_batch_1: labels must be in [0, 9], got [1, 10]"]),
+    ("cifar-unknown-split", cifar(), loading("cifar10", "extra"), DataError,
+     ["cifar10: unknown split 'extra'; expected one of train, test"]),
+    ("svhn-missing", None, loading("svhn"), DataError, ["train_32x32.mat does not exist"]),
+    ("svhn-truncated", svhn(truncate=True), loading("svhn"), DataError,
+     ["train_32x32.mat is truncated or not a .mat file"]),
+    ("svhn-missing-key", svhn({"y": np.ones((3, 1))}), loading("svhn"), DataError, ["missing key 'X'"]),
+    ("svhn-wrong-dtype", svhn({"X": np.zeros((32, 32, 3, 2)), "y": np.ones((2, 1))}), loading("svhn"), DataError,
+     ["key 'X' must be uint8 of shape (32, 32, 3, N)", "float64"]),
+    ("svhn-label-range", svhn({"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[1], [11]])}),
+     loading("svhn"), DataError, ["labels must be in [1, 10], got [1, 11]"]),
+    ("tiny-missing-key", tiny(lambda c: c.pop("extrapolated_targets")), loading("tinyimages"), DataError,
+     ["ti_80M_selected.pickle: missing key 'extrapolated_targets'"]),
+    ("tiny-wrong-shape", tiny(lambda c: c.update(data=c["data"][..., 0])), loading("tinyimages"), DataError,
+     ["key 'data' must be uint8 of shape (N, 32, 32, 3)", "(20, 32, 32)"]),
+    ("tiny-truncated", tiny(truncate=True), loading("tinyimages"), DataError,
+     ["ti_80M_selected.pickle is truncated or not a pickle"]),
+    ("tiny-length", tiny(lambda c: c.update(extrapolated_targets=c["extrapolated_targets"][:5])),
+     loading("tinyimages"), DataError, ["'extrapolated_targets' must hold 20 integers"]),
+    ("folder-missing", None, loading("folder"), DataError, ["train does not exist; expected"]),
+    ("folder-empty-class", lambda root: (write_folder(root, "train", {"cat": 2}), (root / "train/dog").mkdir()),
+     loading("folder"), DataError, ["dog", "every class folder needs at least one image"]),
+    ("npz-missing-key", npz(x=GOOD_X), loading("npz"), DataError, ["train.npz: missing array 'y'"]),
+    ("npz-label-range", npz(x=GOOD_X, y=np.array([0, 1, -1, 0])), loading("npz"), DataError,
+     ["train.npz: y must be in [0, 1], got [-1, 1]"]),
+    ("unknown-source", None, loading("imagenet"), DataError,
+     ["data source 'imagenet' is unknown; registered: cifar10, cifar100, digits"]),
+    ("rho-below-1", None, building("rho=0.5"), ConfigError, ["rho = 0.5: must be >= 1"]),
+    ("relevance-above-1", None, building("pool.relevance=1.2"), ConfigError,
+     ["pool.relevance = 1.2: must be in [0, 1]"]),
+    ("size-factor-zero", None, building("pool.size_factor=0"), ConfigError, ["pool.size_factor = 0: must be > 0"]),
+    ("irrelevant-unknown", None, building("n_max=30", "pool.relevance=0.5", "pool.irrelevant=noise"), DataError,
+     ["data source 'noise' is unknown"]),
+    ("source-ref-without-name", None, building("pool.relevant={split: extra}"), ConfigError,
+     ["missing key pool.relevant.name"]),
+]
+
+
+@pytest.mark.parametrize("case_id, setup, call, error, fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_a_clear_error(tmp_path: Path, case_id: str, setup, call, error, fragments) -> None:
+    if setup is not None:
+        setup(tmp_path)
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    for fragment in fragments:
+        assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+
+
+def test_table_has_enough_cases() -> None:
+    assert len(CASES) >= 15
