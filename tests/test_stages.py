@@ -49,7 +49,9 @@ def test_finetune_starts_from_every_ssp_tensor(stage_outputs: dict[str, Path]) -
     metrics = json.loads((stage_outputs["model"].parent / "metrics.json").read_text())
     assert metrics["init"]["report"] == "loaded=186/188 (skipped: fc.weight, fc.bias)"
     assert len(metrics["test"]["per_class_acc"]) == 10
-    assert metrics["manifest"]["labeled"]["class_counts"] == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
+    manifest = json.loads((stage_outputs["model"].parent / "data_manifest.json").read_text())
+    assert manifest["labeled"]["class_counts"] == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
+    assert len(manifest["labeled"]["indices_sha256"]) == 64
 
 
 def test_pseudolabels_cover_the_pool_with_provenance(stage_outputs: dict[str, Path]) -> None:

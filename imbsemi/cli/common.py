@@ -86,6 +86,11 @@ def make_datamodule(config: CommonConfig, batch_size: int) -> LTDataModule:
     return datamodule
 
 
+def save_manifest(folder: Path, datamodule: LTDataModule) -> None:
+    """Write ``folder/data_manifest.json``: per-class counts and index hashes of the splits built."""
+    write_json(folder / "data_manifest.json", datamodule.manifest())
+
+
 def fixed_model_kwargs(datamodule: LTDataModule, num_classes: int) -> dict[str, Any]:
     """Architecture kwargs the data decides: output classes and input channels."""
     return {"num_classes": num_classes, "in_channels": datamodule.labeled.image_shape[-1]}

@@ -47,7 +47,7 @@ def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
                              pseudo_labels=str(pseudo))
     reports["ce+pseudo"] = run_finetune(ce_pseudo, start(ce_pseudo, "finetune"))["test"]
     metrics = {"config_hash": config_hash(config), "test": reports,
-               "train_counts": ce_metrics["manifest"]["labeled"]["class_counts"]}
+               "train_counts": ce_metrics["labeled_counts"]}
     write_json(folder / "metrics.json", metrics)
     return metrics
 

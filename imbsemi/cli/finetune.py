@@ -9,7 +9,7 @@ from imbsemi.checkpoints import load_backbone
 from imbsemi.classifier.module import ClassifierModule
 from imbsemi.classifier.pseudo_labels import PseudoLabels
 from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_model, make_trainer, parse_config,
-                                start_run, user_errors_to_exit)
+                                save_manifest, start_run, user_errors_to_exit)
 from imbsemi.config import FinetuneConfig
 from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
@@ -26,6 +26,7 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         pseudo = PseudoLabels.load(config.pseudo_labels)
         pseudo.check_pool(datamodule.pool, config.pseudo_labels)
         datamodule.use_pseudo_labels(pseudo.labels)
+    save_manifest(folder, datamodule)
     model = make_model(config, datamodule, datamodule.num_classes)
     init_report = load_backbone(model, config.init) if config.init is not None else None
     if init_report:
@@ -39,7 +40,7 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     model_path = folder / "model.pt"
     metrics = {"model": str(model_path), "test": module.test_report, "best_val": best_score(trainer),
                "init": {"path": config.init, "report": init_report}, "pseudo_labels": config.pseudo_labels,
-               "train_size": len(datamodule.train_set), "manifest": datamodule.manifest()}
+               "train_size": len(datamodule.train_set), "labeled_counts": datamodule.counts}
     export_model(model_path, model, "classifier", config, datamodule,
                  provenance={"val_balanced_acc": metrics["best_val"], "init": config.init,
                              "pseudo_labels": config.pseudo_labels})

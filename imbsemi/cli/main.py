@@ -1,15 +1,16 @@
-"""`imbsemi <command>`: pseudolabel, demo."""
+"""`imbsemi <command>`: pseudolabel, demo, data."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import demo, pseudolabel
+from imbsemi.cli import data, demo, pseudolabel
 from imbsemi.cli.common import user_errors_to_exit
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "pseudolabel": (pseudolabel.main, "pseudo-label the unlabeled pool with a classifier checkpoint"),
     "demo": (demo.main, "the whole pipeline on the embedded digits dataset, with a comparison table"),
+    "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
 }
 
 

@@ -9,7 +9,7 @@ import torch
 
 from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
-from imbsemi.cli.common import make_datamodule, parse_config, start_run, user_errors_to_exit
+from imbsemi.cli.common import make_datamodule, parse_config, save_manifest, start_run, user_errors_to_exit
 from imbsemi.config import PseudolabelConfig, config_hash
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.errors import CheckpointError, ConfigError
@@ -26,6 +26,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
         raise CheckpointError(f"checkpoint {config.checkpoint}: {meta['arch_kwargs']['num_classes']} classes, "
                               f"but data source {config.data.source!r} has {datamodule.num_classes}")
     pool = datamodule.pool
+    save_manifest(folder, datamodule)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     norm = meta["normalization"]
     batches = DeviceLoader(pool, config.batch_size, mean=norm["mean"], std=norm["std"], device=device)
@@ -39,7 +40,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
     PseudoLabels(labels, confidences, provenance).save(path)
     write_json(folder / "metrics.json", {"reference_accuracy": accuracy, "pool_size": len(pool),
                                          "pseudo_label_counts": np.bincount(labels, minlength=datamodule.num_classes)
-                                         .tolist(), "manifest": datamodule.manifest()})
+                                         .tolist()})
     shown = "n/a" if accuracy is None else f"{accuracy:.3f}"
     print(f"pseudolabel: {len(pool)} pool images, accuracy vs reference labels {shown}; -> {path}")
     return path

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Sequence
 
 from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_model, make_trainer, parse_config,
-                                restore_best, start_run, user_errors_to_exit)
+                                restore_best, save_manifest, start_run, user_errors_to_exit)
 from imbsemi.config import SSPConfig
 from imbsemi.io import write_json
 from imbsemi.registry import build
@@ -16,6 +16,7 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     """Pre-train ``config.method`` on the long-tailed labeled images; export the best backbone
     (by the method's validation metric) to ``folder/backbone.pt`` and return that path."""
     datamodule = make_datamodule(config, config.optim.batch_size)
+    save_manifest(folder, datamodule)
     module = build(SSL_METHODS, config.method, {}, "method", optim=config.optim, epochs=config.epochs,
                    make_backbone=lambda n: make_model(config, datamodule, n))
     trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
@@ -26,8 +27,7 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     export_model(path, module.backbone, "backbone", config, datamodule,
                  provenance={"method": config.method, module.monitor: score,
                              "labeled_fingerprint": datamodule.labeled.fingerprint()})
-    write_json(folder / "metrics.json", {module.monitor: score, "best_checkpoint": best,
-                                         "manifest": datamodule.manifest()})
+    write_json(folder / "metrics.json", {module.monitor: score, "best_checkpoint": best})
     print(f"ssp_pretrain: {config.method} {module.monitor}={score}; backbone -> {path}")
     return path
 

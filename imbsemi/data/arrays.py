@@ -101,7 +101,8 @@ def gather(parts: list[tuple[ImageArrays, np.ndarray]], classes: tuple[str, ...]
             raise DataError(f"cannot combine images of shape {arrays.image_shape} "
                             f"({arrays.provenance.sources}) with {shape}")
         index = np.asarray(index, dtype=np.int64)
-        np.take(arrays.images, index, axis=0, out=images[offset:offset + len(index)])
+        # mode="clip" writes straight into the output (mode="raise" buffers a second copy); indices are valid
+        np.take(arrays.images, index, axis=0, out=images[offset:offset + len(index)], mode="clip")
         offset += len(index)
         remap = []
         for name in arrays.provenance.sources:

@@ -3,6 +3,7 @@ memory-mapped afterwards, keyed by the source files' names, sizes and modificati
 from __future__ import annotations
 
 import hashlib
+import mmap
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -11,6 +12,18 @@ import numpy as np
 from imbsemi.io import atomic_write
 
 CACHE_FOLDER = "imbsemi_cache"
+
+
+def open_images(path: Path) -> np.ndarray:
+    """Memory-map a uint8 image .npy read-only, for random access (pools gather scattered rows).
+
+    Read-ahead is turned off: it would map the whole multi-GB file to read a few images per page.
+    """
+    images = np.load(path, mmap_mode="r")
+    handle = getattr(images, "_mmap", None)
+    if handle is not None and hasattr(mmap, "MADV_RANDOM"):
+        handle.madvise(mmap.MADV_RANDOM)
+    return images
 
 
 def _stamp(files: Sequence[Path], key: str) -> str:
@@ -39,4 +52,4 @@ def cached_arrays(root: Path, key: str, files: Sequence[Path],
             with atomic_write(path) as handle:
                 np.save(handle, np.ascontiguousarray(array))
         del images, targets
-    return np.load(images_path, mmap_mode="r"), np.load(targets_path)
+    return open_images(images_path), np.load(targets_path)

@@ -88,5 +88,6 @@ def test_match_shape_converts_rgb_crops_to_small_grayscale() -> None:
 
 
 def test_unknown_source_lists_registered_names() -> None:
-    with pytest.raises(DataError, match="data source 'cifar' is unknown; registered: cifar10, cifar100, digits, folder, npz, photos, svhn, tinyimages"):
+    with pytest.raises(DataError, match="data source 'cifar' is unknown; registered: cifar10, cifar100, digits, "
+                                        "folder, npz, photos, svhn, tinyimages"):
         load("cifar", "train", "data")
