@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imbsemi.data.longtail import class_counts, seed_streams, select_per_class, unlabeled_counts
+from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class, unlabeled_counts
 from imbsemi.errors import DataError
 
 
@@ -44,3 +44,36 @@ def test_shortage_names_class_and_counts() -> None:
     targets = np.repeat(np.arange(2), 4)
     with pytest.raises(DataError, match="class 1 needs 6 images but only 4 are available"):
         select_per_class(targets, [2, 6], seed_streams(0)["pool"], what="unlabeled pool")
+
+
+@pytest.mark.parametrize("rho, head, tail, total", [
+    (10, [500, 488, 477], [52, 51, 50], 19573),
+    (50, [500, 480, 462], [10, 10, 10], 12608),
+    (100, [500, 477, 455], [5, 5, 5], 10847),
+    (200, [500, 473, 449], [2, 2, 2], 9502),
+])
+def test_cifar100_counts_match_spec(rho: int, head: list[int], tail: list[int], total: int) -> None:
+    counts = class_counts(500.0, 100, rho, "exp")
+    assert counts[:3] == head and counts[-3:] == tail and sum(counts) == total
+
+
+@pytest.mark.parametrize("rho, expected", [
+    (10, [1000, 774, 599, 464, 359, 278, 215, 166, 129, 100]),
+    (50, [1000, 647, 419, 271, 175, 113, 73, 47, 30, 20]),
+    (100, [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]),
+])
+def test_svhn_counts_and_rotated_order(rho: int, expected: list[int]) -> None:
+    head_first = class_counts(1000, 10, rho, "exp")
+    assert head_first == expected
+    assert by_label(head_first, (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)) == [expected[-1], *expected[:-1]]
+
+
+def test_step_profiles_match_spec() -> None:
+    assert sum(class_counts(500.0, 100, 100, "step")) == 25250
+    assert class_counts(1000, 10, 100, "step") == [1000] * 5 + [10] * 5
+
+
+def test_svhn_pools_match_spec_12_2() -> None:
+    assert unlabeled_counts(13975, 10, 1) == [1397] * 10
+    assert unlabeled_counts(13975, 10, 25) == [4327, 3023, 2115, 1477, 1034, 721, 504, 353, 244, 170]
+    assert unlabeled_counts(12390, 10, 100) == [5000, 2994, 1795, 1073, 645, 383, 230, 137, 80, 48]
