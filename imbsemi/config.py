@@ -82,7 +82,9 @@ class DataConfig:
     ``n_max`` defaults to the source's (training images / classes; 1,000 for SVHN), as the paper.
     ``val_per_class`` images per class are held out first for model selection (0: none, the last
     epoch is kept). ``download`` fetches missing CIFAR/SVHN files; ``verify`` checks their md5;
-    ``image_size`` is the side folder images are resized to."""
+    ``image_size`` is the side folder images are resized to. ``loader: device`` keeps
+    images on the training device and augments whole batches; ``loader: torch`` is the classic
+    Dataset + DataLoader path with PIL transforms in ``workers`` processes."""
     source: str = "digits"
     root: str = "data"
     imb_type: Literal["exp", "step", "uniform"] = "exp"
@@ -92,15 +94,19 @@ class DataConfig:
     download: bool = False
     verify: bool = True
     image_size: int = field(default=32, metadata=at_least(1))
+    loader: Literal["device", "torch"] = "device"
+    workers: int = field(default=4, metadata=at_least(0))
     pool: PoolConfig = field(default_factory=PoolConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Backbone architecture (a MODELS name) and its extra keyword arguments."""
+    """Backbone architecture (a MODELS name), its extra keyword arguments, and whether to
+    torch.compile its forward on CUDA (ignored on CPU)."""
     arch: str = "resnet32"
     kwargs: dict[str, Any] = field(default_factory=dict)
+    compile: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,12 @@ def lr_factor(epoch: int, epochs: int, warmup_epochs: int) -> float:
 
 
 def sgd_with_schedule(params: Iterable[torch.nn.Parameter], optim: OptimConfig, epochs: int) -> dict:
-    """Lightning ``configure_optimizers`` output: SGD + the per-epoch schedule above."""
-    optimizer = torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+    """Lightning ``configure_optimizers`` output: SGD (fused when the parameters are on CUDA) + the
+    per-epoch schedule above."""
+    params = list(params)
+    fused = all(p.is_cuda for p in params)
+    optimizer = torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay,
+                                fused=fused or None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda epoch: lr_factor(epoch, epochs, optim.warmup_epochs))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
 from imbsemi.metrics import classification_report
 from imbsemi.optim import sgd_with_schedule
@@ -20,17 +21,21 @@ class ClassifierModule(pl.LightningModule):
         loss: a LOSSES instance, ``loss(logits, target)``.
         optim, epochs: SGD settings and the schedule length.
         train_counts: labeled training images per class (for many/medium/few groups).
+        compile_model: torch.compile the model's forward on CUDA.
     """
 
     monitor = "val/balanced_acc"  # model selection on the validation split
 
     def __init__(self, model: nn.Module, loss: nn.Module, optim: OptimConfig, epochs: int,
-                 train_counts: Sequence[int]) -> None:
+                 train_counts: Sequence[int], compile_model: bool = False) -> None:
         super().__init__()
-        self.model, self.loss = model, loss
+        self.model, self.loss, self.compile_model = model, loss, compile_model
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
+
+    def on_fit_start(self) -> None:
+        prepare_model(self.model, self.device, self.compile_model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)

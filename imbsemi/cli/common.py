@@ -73,7 +73,11 @@ def make_trainer(config: CommonConfig, folder: Path, epochs: int, monitor: str |
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
                                               mode="max", save_last=True,
                                               enable_version_counter=False)
-    options: dict[str, Any] = {"deterministic": "warn", "log_every_n_steps": 1, "enable_model_summary": False}
+    options: dict[str, Any] = {"log_every_n_steps": 1, "enable_model_summary": False}
+    if torch.cuda.is_available():  # bf16 autocast (BatchNorm stays fp32 under autocast), cudnn autotuning
+        options.update(precision="bf16-mixed", benchmark=True)
+    else:  # CPU runs are bit-reproducible
+        options.update(deterministic="warn")
     options.update(config.trainer)
     return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=make_loggers(folder),
                       callbacks=[checkpoint], **options)

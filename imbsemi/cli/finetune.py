@@ -33,7 +33,7 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         print(f"finetune: init from {config.init}: {init_report}")
     loss = build(LOSSES, config.loss.name, config.loss.kwargs, "loss.name",
                  class_counts=datamodule.train_set.class_counts())
-    module = ClassifierModule(model, loss, config.optim, config.epochs, datamodule.counts)
+    module = ClassifierModule(model, loss, config.optim, config.epochs, datamodule.counts, config.model.compile)
     trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
     trainer.fit(module, datamodule=datamodule)
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)

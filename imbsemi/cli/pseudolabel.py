@@ -11,6 +11,7 @@ from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
 from imbsemi.cli.common import make_datamodule, parse_config, save_manifest, start_run, user_errors_to_exit
 from imbsemi.config import PseudolabelConfig, config_hash
+from imbsemi.data.augment import Standardize
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
@@ -28,8 +29,8 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
     pool = datamodule.pool
     save_manifest(folder, datamodule)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    norm = meta["normalization"]
-    batches = DeviceLoader(pool, config.batch_size, mean=norm["mean"], std=norm["std"], device=device)
+    mean, std = (torch.tensor(meta["normalization"][k], device=device) for k in ("mean", "std"))
+    batches = DeviceLoader(pool, config.batch_size, Standardize(mean, std), device=device)
     labels, confidences = predict(model, batches, device)
     relevant = pool.targets >= 0
     accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None

@@ -18,7 +18,7 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     datamodule = make_datamodule(config, config.optim.batch_size)
     save_manifest(folder, datamodule)
     module = build(SSL_METHODS, config.method, {}, "method", optim=config.optim, epochs=config.epochs,
-                   make_backbone=lambda n: make_model(config, datamodule, n))
+                   make_backbone=lambda n: make_model(config, datamodule, n), compile_model=config.model.compile)
     trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
     trainer.fit(module, datamodule=datamodule)
     best = restore_best(module, trainer)

@@ -1,7 +1,17 @@
-"""Batched augmentation with per-sample random parameters, on whatever device the batch is on."""
+"""Batched augmentation with per-sample random parameters, on whatever device the batch is on.
+
+Each ``*Transform`` maps a uint8 (N, H, W, C) batch and a generator to normalised float
+(N, C, H, W) batches; ``TwoViews`` returns two independently augmented views.
+"""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
+
+LUMA = (0.299, 0.587, 0.114)
 
 
 def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
@@ -18,7 +28,7 @@ def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.G
     n, height, width, _ = images.shape
     device = images.device
     if padding:
-        padded = torch.nn.functional.pad(images, (0, 0, padding, padding, padding, padding))
+        padded = F.pad(images, (0, 0, padding, padding, padding, padding))
         dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=device, generator=generator)
         dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=device, generator=generator)
         rows = dy + torch.arange(height, device=device).view(1, height, 1)
@@ -30,10 +40,19 @@ def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.G
     return images
 
 
+def to_unit_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float (N, C, H, W) in [0, 1]."""
+    return images.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / std per channel of a float (N, C, H, W) batch."""
+    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, C) -> float (N, C, H, W), scaled to [0, 1] then standardised per channel."""
-    x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    return standardize(to_unit_float(images), mean, std)
 
 
 def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tensor:
@@ -44,3 +63,123 @@ def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tenso
         if chosen.any():
             out[chosen] = torch.rot90(images[chosen], k, dims=(2, 3))
     return out
+
+
+@dataclass(frozen=True)
+class ViewParams:
+    """Parameter ranges of one SSL view, named as lightly's MoCoV2Transform / SimCLRTransform.
+
+    Defaults are MoCoV2Transform's; Gaussian blur is left out, as in lightly's 32-pixel CIFAR recipe.
+    """
+    min_scale: float = 0.2
+    hf_prob: float = 0.5
+    cj_prob: float = 0.8
+    cj_bright: float = 0.4
+    cj_contrast: float = 0.4
+    cj_sat: float = 0.4
+    cj_hue: float = 0.1
+    random_gray_scale: float = 0.2
+
+
+MOCO_V2_VIEWS = ViewParams()
+SIMCLR_VIEWS = ViewParams(min_scale=0.08, cj_bright=0.8, cj_contrast=0.8, cj_sat=0.8, cj_hue=0.2)
+
+
+def sample_crop_boxes(n: int, min_scale: float, generator: torch.Generator,
+                      device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Per-image (width, height, centre x, centre y) as fractions of the image side / [-1, 1] coords.
+
+    Area ~ U(min_scale, 1) and log aspect ratio ~ U(log 3/4, log 4/3), as RandomResizedCrop;
+    a side that would exceed the image is clamped to it. The box always lies inside the image.
+    """
+    area = min_scale + (1 - min_scale) * torch.rand(n, device=device, generator=generator)
+    log_ratio = math.log(3 / 4) + math.log(16 / 9) * torch.rand(n, device=device, generator=generator)
+    ratio = log_ratio.exp()
+    width, height = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
+    cx = (1 - width) * (2 * torch.rand(n, device=device, generator=generator) - 1)
+    cy = (1 - height) * (2 * torch.rand(n, device=device, generator=generator) - 1)
+    return width, height, cx, cy
+
+
+def resized_crop_flip(x: torch.Tensor, params: ViewParams, generator: torch.Generator) -> torch.Tensor:
+    """Random resized crop (bilinear, back to the input size) and horizontal flip of float (N, C, H, W)."""
+    n = len(x)
+    width, height, cx, cy = sample_crop_boxes(n, params.min_scale, generator, x.device)
+    flip = torch.where(torch.rand(n, device=x.device, generator=generator) < params.hf_prob, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0], theta[:, 0, 2] = width * flip, cx
+    theta[:, 1, 1], theta[:, 1, 2] = height, cy
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def _uniform(n: int, spread: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    return 1 + spread * (2 * torch.rand(n, 1, 1, 1, device=device, generator=generator) - 1)
+
+
+def color_jitter(x: torch.Tensor, params: ViewParams, generator: torch.Generator) -> torch.Tensor:
+    """With probability cj_prob per image: brightness, contrast, saturation and hue jitter (in that
+    order), factors ~ U(1 - s, 1 + s) and hue shift ~ U(-cj_hue, cj_hue) turns; then grayscale with
+    probability random_gray_scale. Single-channel images get brightness and contrast only."""
+    n, channels, device = len(x), x.shape[1], x.device
+    applied = (torch.rand(n, 1, 1, 1, device=device, generator=generator) < params.cj_prob).float()
+    out = x * _uniform(n, params.cj_bright, generator, device)
+    luma = torch.tensor(LUMA, device=device).view(1, 3, 1, 1)
+    gray = (out * luma).sum(1, keepdim=True) if channels == 3 else out
+    out = (out - gray.mean((2, 3), keepdim=True)) * _uniform(n, params.cj_contrast, generator, device) + \
+        gray.mean((2, 3), keepdim=True)
+    if channels == 3:
+        gray = (out * luma).sum(1, keepdim=True)
+        out = gray + (out - gray) * _uniform(n, params.cj_sat, generator, device)
+        out = _rotate_hue(out, params.cj_hue * (2 * torch.rand(n, device=device, generator=generator) - 1))
+    out = applied * out.clamp(0, 1) + (1 - applied) * x
+    if channels == 3:
+        to_gray = (torch.rand(n, 1, 1, 1, device=device, generator=generator) < params.random_gray_scale).float()
+        out = to_gray * (out * luma).sum(1, keepdim=True).expand_as(out) + (1 - to_gray) * out
+    return out
+
+
+def _rotate_hue(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Hue rotation by ``turns`` (fraction of a full turn) per image, as a rotation in YIQ space."""
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device)
+    angle = 2 * math.pi * turns
+    cos, sin = angle.cos(), angle.sin()
+    rotation = torch.zeros(len(x), 3, 3, device=x.device)
+    rotation[:, 0, 0] = 1
+    rotation[:, 1, 1], rotation[:, 1, 2], rotation[:, 2, 1], rotation[:, 2, 2] = cos, -sin, sin, cos
+    matrix = torch.linalg.inv(to_yiq) @ rotation @ to_yiq
+    return torch.einsum("nij,njhw->nihw", matrix, x).clamp(0, 1)
+
+
+class Standardize:
+    """No augmentation: uint8 batch -> standardised float batch (evaluation, prediction)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean, self.std = mean, std
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return normalize(images, self.mean, self.std)
+
+
+class CropFlipTransform(Standardize):
+    """Classifier / rotation training views: padded random crop + horizontal flip (spec §3.6)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, padding: int, flip: bool) -> None:
+        super().__init__(mean, std)
+        self.padding, self.flip = padding, flip
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return normalize(crop_flip(images, self.padding, self.flip, generator), self.mean, self.std)
+
+
+class TwoViews(Standardize):
+    """Two independently augmented SSL views per image (random resized crop, flip, jitter, gray)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, params: ViewParams = MOCO_V2_VIEWS) -> None:
+        super().__init__(mean, std)
+        self.params = params
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        x = to_unit_float(images)
+        return tuple(standardize(color_jitter(resized_crop_flip(x, self.params, generator), self.params, generator),
+                                 self.mean, self.std) for _ in range(2))

@@ -8,10 +8,13 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader
 
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
 from imbsemi.data.arrays import ImageArrays, concat
+from imbsemi.data.augment import CropFlipTransform, Standardize
+from imbsemi.data.classic import classic_loader
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
@@ -108,14 +111,27 @@ class LTDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
-    def train_dataloader(self) -> DeviceLoader:
+    def _stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self._device()
+        return (torch.tensor(self.mean, dtype=torch.float32, device=device),
+                torch.tensor(self.std, dtype=torch.float32, device=device))
+
+    def train_dataloader(self) -> DeviceLoader | DataLoader:
+        """Augmented, shuffled full batches: on the device (``loader: device``) or through a classic
+        torchvision Dataset + DataLoader with PIL transforms (``loader: torch``)."""
         aug = self.config.augment
-        return DeviceLoader(self.train_set, self.batch_size, mean=self.mean, std=self.std, shuffle=True,
-                            padding=aug.crop_padding, flip=aug.flip, seed=self.seed, device=self._device())
+        if self.config.loader == "torch":
+            return classic_loader(self.train_set, self.batch_size, self.mean, self.std, aug.crop_padding, aug.flip,
+                                  self.config.workers, self.seed)
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
+        return DeviceLoader(self.train_set, self.batch_size, transform, shuffle=True, seed=self.seed,
+                            device=self._device(), rank=rank, world_size=world)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""
-        return DeviceLoader(arrays, self.eval_batch_size, mean=self.mean, std=self.std, device=self._device())
+        return DeviceLoader(arrays, self.eval_batch_size, Standardize(*self._stats()), device=self._device())
 
     def test_dataloader(self) -> DeviceLoader:
         return self.eval_loader(self.test)

@@ -1,61 +1,61 @@
 """DeviceLoader: images stay uint8 on the training device; batches are gathered by index and
-augmented in batch, with a seeded permutation per epoch."""
+augmented in batch, with a seeded permutation per epoch, sharded across DDP ranks."""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
+from imbsemi.accel import channels_last
 from imbsemi.data.arrays import ImageArrays
-from imbsemi.data.augment import crop_flip, normalize
+
+BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
 
 
 class DeviceLoader:
-    """Iterable of (float images (B, C, H, W), int64 targets (B,)) batches.
+    """Iterable of (transform(uint8 images (B, H, W, C)), int64 targets (B,)) batches.
 
     Args:
-        arrays: the images to serve.
-        batch_size: images per batch (capped at the set size when ``shuffle``).
-        mean, std: per-channel normalisation on the 0-1 scale.
-        shuffle: training mode: a new seeded permutation each epoch, full batches only.
-        padding, flip: crop-with-padding and horizontal-flip augmentation (training mode).
+        arrays: the images to serve; copied to ``device`` once.
+        batch_size: images per batch (per rank; capped at the shard size when ``shuffle``).
+        transform: uint8 batch + generator -> model input (e.g. CropFlipTransform, TwoViews).
+        shuffle: training mode: a new seeded permutation each epoch and full batches only
+            (fixed shapes), each rank taking every ``world_size``-th index of the same permutation.
         seed: seeds the per-epoch permutations and augmentation.
-        device: where images live and batches are produced.
+        device: where images live and batches are produced (channels_last on CUDA).
+        rank, world_size: this process's shard under DDP.
     """
 
-    def __init__(self, arrays: ImageArrays, batch_size: int, *, mean: Sequence[float], std: Sequence[float],
-                 shuffle: bool = False, padding: int = 0, flip: bool = False, seed: int = 0,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
+                 seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1) -> None:
         self.device = torch.device(device)
-        self.images = torch.from_numpy(arrays.images).to(self.device)
+        self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
         self.targets = torch.from_numpy(arrays.targets).to(self.device)
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device)
-        self.std = torch.tensor(std, dtype=torch.float32, device=self.device)
-        self.shuffle = shuffle
-        self.batch_size = min(batch_size, len(arrays)) if shuffle else batch_size
-        self.padding, self.flip, self.seed = padding, flip, seed
+        self.transform, self.shuffle, self.seed = transform, shuffle, seed
+        self.rank, self.world_size = rank, world_size
+        self.layout = channels_last if self.device.type == "cuda" else (lambda batch: batch)
+        shard = len(arrays) // world_size if shuffle else len(arrays)
+        self.batch_size = min(batch_size, shard) if shuffle else batch_size
         self.epoch = 0
 
     def __len__(self) -> int:
         n = len(self.images)
-        return n // self.batch_size if self.shuffle else -(-n // self.batch_size)
+        return (n // self.world_size) // self.batch_size if self.shuffle else -(-n // self.batch_size)
 
-    def _generator(self) -> torch.Generator:
-        state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0]
+    def _generator(self, stream: int) -> torch.Generator:
+        state = np.random.SeedSequence([self.seed, self.epoch, stream]).generate_state(1)[0]
         return torch.Generator(device=self.device).manual_seed(int(state))
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.images)
+    def __iter__(self) -> Iterator[tuple[Any, torch.Tensor]]:
         if not self.shuffle:
-            for start in range(0, n, self.batch_size):
-                batch = self.images[start:start + self.batch_size]
-                yield normalize(batch, self.mean, self.std), self.targets[start:start + self.batch_size]
+            for start in range(0, len(self.images), self.batch_size):
+                stop = start + self.batch_size
+                yield self.layout(self.transform(self.images[start:stop], None)), self.targets[start:stop]
             return
-        generator = self._generator()
+        order = torch.randperm(len(self.images), device=self.device, generator=self._generator(0))
+        augment = self._generator(1 + self.rank)  # same order on every rank, own augmentation
         self.epoch += 1
-        order = torch.randperm(n, device=self.device, generator=generator)
-        for step in range(len(self)):
-            index = order[step * self.batch_size:(step + 1) * self.batch_size]
-            batch = crop_flip(self.images[index], self.padding, self.flip, generator)
-            yield normalize(batch, self.mean, self.std), self.targets[index]
+        shard = order[self.rank::self.world_size][: len(self) * self.batch_size]
+        for batch in shard.view(-1, self.batch_size):
+            yield self.layout(self.transform(self.images[batch], augment)), self.targets[batch]

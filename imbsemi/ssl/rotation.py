@@ -24,8 +24,9 @@ class RotationSSL(SSLModule):
 
     monitor = "val/rot_acc"
 
-    def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int) -> None:
-        super().__init__(make_backbone(4), optim, epochs)
+    def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
+                 compile_model: bool = False) -> None:
+        super().__init__(make_backbone(4), optim, epochs, compile_model)
         self._correct = self._seen = 0
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:

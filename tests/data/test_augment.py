@@ -5,8 +5,11 @@ import numpy as np
 import torch
 
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import crop_flip, normalize, rotate_quarters
+from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, Standardize, TwoViews, color_jitter, crop_flip,
+                                   normalize, rotate_quarters, sample_crop_boxes)
 from imbsemi.data.loader import DeviceLoader
+
+IDENTITY = Standardize(torch.tensor([0.0]), torch.tensor([1.0]))
 
 
 def test_crop_offsets_cover_the_range_uniformly() -> None:
@@ -52,7 +55,7 @@ def _arrays(n: int) -> ImageArrays:
 
 def test_loader_epochs_are_seeded_permutations() -> None:
     def epochs(seed: int) -> list[list[int]]:
-        loader = DeviceLoader(_arrays(10), 4, mean=[0.0], std=[1.0], shuffle=True, seed=seed)
+        loader = DeviceLoader(_arrays(10), 4, IDENTITY, shuffle=True, seed=seed)
         return [[int(v) for x, _ in loader for v in (x[:, 0, 0, 0] * 255).round()] for _ in range(2)]
     first = epochs(0)
     assert len(first[0]) == 8 and len(set(first[0])) == 8  # 2 full batches, no repeats
@@ -60,6 +63,59 @@ def test_loader_epochs_are_seeded_permutations() -> None:
 
 
 def test_eval_loader_serves_everything_in_order() -> None:
-    loader = DeviceLoader(_arrays(10), 4, mean=[0.0], std=[1.0])
+    loader = DeviceLoader(_arrays(10), 4, IDENTITY)
     targets = torch.cat([y for _, y in loader])
     assert len(loader) == 3 and targets.tolist() == (np.arange(10) % 3).tolist()
+
+
+def test_ddp_ranks_split_one_permutation_without_overlap() -> None:
+    def served(rank: int) -> list[int]:
+        loader = DeviceLoader(_arrays(21), 3, IDENTITY, shuffle=True, seed=5, rank=rank, world_size=2)
+        return [int(v) for x, _ in loader for v in (x[:, 0, 0, 0] * 255).round()]
+    first, second = served(0), served(1)
+    assert len(first) == len(second) == 9  # 10 images per rank -> 3 full batches of 3
+    assert not set(first) & set(second)
+
+
+def test_crop_boxes_follow_random_resized_crop_ranges() -> None:
+    width, height, cx, cy = sample_crop_boxes(50_000, 0.2, torch.Generator().manual_seed(0), torch.device("cpu"))
+    area = width * height
+    assert area.min() >= 0.2 - 1e-6 and area.max() <= 1 + 1e-6
+    unclamped = (width < 1) & (height < 1)
+    ratio = (width / height)[unclamped]
+    assert ratio.min() >= 3 / 4 - 1e-5 and ratio.max() <= 4 / 3 + 1e-5
+    assert ((cx.abs() + width) <= 1 + 1e-6).all() and ((cy.abs() + height) <= 1 + 1e-6).all()
+    # area ~ U(0.2, 1); small boxes are never clamped, so P(area <= 0.28) = 0.1 exactly
+    assert abs((area <= 0.28).float().mean().item() - 0.1) < 0.01
+
+
+def test_jitter_applies_with_probability_and_keeps_range() -> None:
+    x = torch.rand(4000, 3, 4, 4)
+    out = color_jitter(x, MOCO_V2_VIEWS, torch.Generator().manual_seed(0))
+    changed = (out - x).abs().flatten(1).amax(1) > 1e-6
+    # jitter p = 0.8, grayscale p = 0.2: unchanged only with neither (0.2 x 0.8 = 0.16)
+    assert abs((~changed).float().mean().item() - 0.16) < 0.02
+    assert out.min() >= 0 and out.max() <= 1
+    gray = (out[:, 0] == out[:, 1]).flatten(1).all(1) & (out[:, 1] == out[:, 2]).flatten(1).all(1)
+    assert abs(gray.float().mean().item() - 0.2) < 0.02
+
+
+def test_brightness_factor_range() -> None:
+    x = torch.full((3000, 1, 2, 2), 0.5)
+    out = color_jitter(x, SIMCLR_VIEWS, torch.Generator().manual_seed(0))[:, 0, 0, 0]
+    factors = out[(out - 0.5).abs() > 1e-6] / 0.5
+    assert factors.min() >= 0.2 - 1e-4 and factors.max() <= 1.8 + 1e-4  # U(1 - 0.8, 1 + 0.8), clamped at 1
+    assert abs(len(factors) / 3000 - 0.8) < 0.03
+
+
+def test_two_views_differ_and_have_the_input_shape() -> None:
+    images = torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8)
+    first, second = TwoViews(torch.full((3,), 0.5), torch.full((3,), 0.5))(images, torch.Generator().manual_seed(0))
+    assert first.shape == second.shape == (64, 3, 32, 32)
+    assert ((first - second).abs().flatten(1).amax(1) > 0.01).all()
+
+
+def test_rotation_labels_are_balanced_per_batch() -> None:
+    torch.manual_seed(0)
+    quarters = torch.randperm(130) % 4
+    assert torch.bincount(quarters).tolist() == [33, 33, 32, 32]

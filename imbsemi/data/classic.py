@@ -1,0 +1,44 @@
+"""The classic input path: a torchvision-style Dataset over ImageArrays with per-image PIL transforms,
+served by a torch DataLoader in worker processes (``data.loader: torch``)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from imbsemi.data.arrays import ImageArrays
+
+
+class ArrayDataset(Dataset):
+    """Image i of ``arrays`` as a PIL image through ``transform``, with its target."""
+
+    def __init__(self, arrays: ImageArrays, transform: Callable[[Image.Image], object]) -> None:
+        self.images, self.targets, self.transform = arrays.images, arrays.targets, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[object, int]:
+        image = self.images[index]
+        pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        return self.transform(pil), int(self.targets[index])
+
+
+def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float], padding: int,
+                         flip: bool) -> transforms.Compose:
+    """The original training transform: RandomCrop(padding), RandomHorizontalFlip, ToTensor, Normalize."""
+    steps = [transforms.RandomCrop(size, padding=padding)] if padding else []
+    steps += [transforms.RandomHorizontalFlip()] if flip else []
+    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(mean, std)])
+
+
+def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
+                   padding: int, flip: bool, workers: int, seed: int) -> DataLoader:
+    """Shuffled full batches of crop/flip-augmented images from ``workers`` processes, seeded."""
+    dataset = ArrayDataset(arrays, crop_flip_transforms(arrays.image_shape[0], mean, std, padding, flip))
+    return DataLoader(dataset, batch_size=min(batch_size, len(arrays)), shuffle=True, drop_last=True,
+                      num_workers=workers, persistent_workers=workers > 0,
+                      generator=torch.Generator().manual_seed(seed))
