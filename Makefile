@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export WANDB_MODE ?= offline
 
-.PHONY: demo test test-all clean
+.PHONY: demo test test-all bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q --runslow
+
+bench: $(STAMP)
+	$(BIN)/python experiments/bench_throughput.py --quick
 
 clean:
 	rm -rf runs .pytest_cache

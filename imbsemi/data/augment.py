@@ -114,41 +114,55 @@ def resized_crop_flip(x: torch.Tensor, params: ViewParams, generator: torch.Gene
 
 
 def _uniform(n: int, spread: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    return 1 + spread * (2 * torch.rand(n, 1, 1, 1, device=device, generator=generator) - 1)
+    """Factors ~ U(1 - spread, 1 + spread), shape (n, 1, 1)."""
+    return 1 + spread * (2 * torch.rand(n, 1, 1, device=device, generator=generator) - 1)
+
+
+def _hue_rotation(turns: torch.Tensor) -> torch.Tensor:
+    """(n, 3, 3) RGB matrices rotating the hue by ``turns`` of a full turn (a rotation in YIQ space)."""
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+                          device=turns.device)
+    angle = 2 * math.pi * turns
+    rotation = torch.zeros(len(turns), 3, 3, device=turns.device)
+    rotation[:, 0, 0] = 1
+    rotation[:, 1, 1], rotation[:, 1, 2] = angle.cos(), -angle.sin()
+    rotation[:, 2, 1], rotation[:, 2, 2] = angle.sin(), angle.cos()
+    return torch.linalg.inv(to_yiq) @ rotation @ to_yiq
 
 
 def color_jitter(x: torch.Tensor, params: ViewParams, generator: torch.Generator) -> torch.Tensor:
     """With probability cj_prob per image: brightness, contrast, saturation and hue jitter (in that
     order), factors ~ U(1 - s, 1 + s) and hue shift ~ U(-cj_hue, cj_hue) turns; then grayscale with
-    probability random_gray_scale. Single-channel images get brightness and contrast only."""
+    probability random_gray_scale. Single-channel images get brightness and contrast only.
+
+    The steps compose into one affine colour map per image (out = M x + t, clamped to [0, 1] once),
+    so a batch costs one batched matrix product; torchvision clamps between steps and shuffles
+    their order, which only matters for saturated pixels.
+    """
     n, channels, device = len(x), x.shape[1], x.device
-    applied = (torch.rand(n, 1, 1, 1, device=device, generator=generator) < params.cj_prob).float()
-    out = x * _uniform(n, params.cj_bright, generator, device)
-    luma = torch.tensor(LUMA, device=device).view(1, 3, 1, 1)
-    gray = (out * luma).sum(1, keepdim=True) if channels == 3 else out
-    out = (out - gray.mean((2, 3), keepdim=True)) * _uniform(n, params.cj_contrast, generator, device) + \
-        gray.mean((2, 3), keepdim=True)
+    eye = torch.eye(channels, device=device).expand(n, channels, channels)
+    luma = torch.tensor(LUMA, device=device) if channels == 3 else torch.ones(1, device=device)
+    gray_rows = luma.view(1, 1, channels).expand(n, channels, channels)  # every output channel = luma
+    brightness = _uniform(n, params.cj_bright, generator, device)
+    contrast = _uniform(n, params.cj_contrast, generator, device)
+    matrix = contrast * brightness * eye
+    # contrast blends with the mean gray level of the brightened image
+    mean_gray = brightness.view(n) * (x.mean((2, 3)) * luma).sum(1)
+    offset = ((1 - contrast.view(n)) * mean_gray).view(n, 1).expand(n, channels)
     if channels == 3:
-        gray = (out * luma).sum(1, keepdim=True)
-        out = gray + (out - gray) * _uniform(n, params.cj_sat, generator, device)
-        out = _rotate_hue(out, params.cj_hue * (2 * torch.rand(n, device=device, generator=generator) - 1))
-    out = applied * out.clamp(0, 1) + (1 - applied) * x
+        saturation = _uniform(n, params.cj_sat, generator, device)
+        hue = params.cj_hue * (2 * torch.rand(n, device=device, generator=generator) - 1)
+        colour = _hue_rotation(hue) @ (saturation * eye + (1 - saturation) * gray_rows)
+        matrix, offset = colour @ matrix, (colour @ offset.unsqueeze(2)).squeeze(2)
+    applied = torch.rand(n, device=device, generator=generator) < params.cj_prob
+    matrix = torch.where(applied.view(n, 1, 1), matrix, eye)
+    offset = torch.where(applied.view(n, 1), offset, torch.zeros_like(offset))
     if channels == 3:
-        to_gray = (torch.rand(n, 1, 1, 1, device=device, generator=generator) < params.random_gray_scale).float()
-        out = to_gray * (out * luma).sum(1, keepdim=True).expand_as(out) + (1 - to_gray) * out
-    return out
-
-
-def _rotate_hue(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-    """Hue rotation by ``turns`` (fraction of a full turn) per image, as a rotation in YIQ space."""
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device)
-    angle = 2 * math.pi * turns
-    cos, sin = angle.cos(), angle.sin()
-    rotation = torch.zeros(len(x), 3, 3, device=x.device)
-    rotation[:, 0, 0] = 1
-    rotation[:, 1, 1], rotation[:, 1, 2], rotation[:, 2, 1], rotation[:, 2, 2] = cos, -sin, sin, cos
-    matrix = torch.linalg.inv(to_yiq) @ rotation @ to_yiq
-    return torch.einsum("nij,njhw->nihw", matrix, x).clamp(0, 1)
+        to_gray = torch.rand(n, device=device, generator=generator) < params.random_gray_scale
+        matrix = torch.where(to_gray.view(n, 1, 1), gray_rows @ matrix, matrix)
+        offset = torch.where(to_gray.view(n, 1), (gray_rows @ offset.unsqueeze(2)).squeeze(2), offset)
+    out = torch.baddbmm(offset.unsqueeze(2), matrix, x.flatten(2))
+    return out.clamp_(0, 1).view_as(x)
 
 
 class Standardize:

@@ -119,3 +119,27 @@ def test_rotation_labels_are_balanced_per_batch() -> None:
     torch.manual_seed(0)
     quarters = torch.randperm(130) % 4
     assert torch.bincount(quarters).tolist() == [33, 33, 32, 32]
+
+
+def _only(**spreads: float):
+    from dataclasses import replace
+    zero = dict(cj_bright=0.0, cj_contrast=0.0, cj_sat=0.0, cj_hue=0.0, cj_prob=1.0, random_gray_scale=0.0)
+    return replace(MOCO_V2_VIEWS, **{**zero, **spreads})
+
+
+def test_contrast_scales_around_the_mean_gray_level() -> None:
+    x = torch.tensor([0.2, 0.4, 0.6, 0.8]).view(1, 1, 2, 2).repeat(500, 1, 1, 1)
+    out = color_jitter(x, _only(cj_contrast=0.5), torch.Generator().manual_seed(0))
+    assert torch.allclose(out.mean((2, 3)), x.mean((2, 3)), atol=1e-6)
+    factor = (out - 0.5) / (x - 0.5)  # mean gray 0.5
+    assert torch.allclose(factor, factor[:, :, :1, :1].expand_as(factor), atol=1e-5)
+    assert factor.min() >= 0.5 - 1e-5 and factor.max() <= 1.5 + 1e-5
+
+
+def test_saturation_and_hue_keep_the_luma() -> None:
+    x = 0.25 + 0.5 * torch.rand(300, 3, 4, 4)  # away from 0 and 1, so nothing clamps
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    for params in (_only(cj_sat=0.4), _only(cj_hue=0.1)):
+        out = color_jitter(x, params, torch.Generator().manual_seed(1))
+        assert torch.allclose((out * luma).sum(1), (x * luma).sum(1), atol=1e-4)
+        assert (out - x).abs().amax() > 0.01
