@@ -41,6 +41,10 @@ def between(low: float, high: float) -> dict[str, Any]:
     return _check(lambda v: low <= v <= high, f"must be in [{low:g}, {high:g}]")
 
 
+def open_interval(low: float, high: float) -> dict[str, Any]:
+    return _check(lambda v: low < v < high, f"must be in ({low:g}, {high:g})")
+
+
 def optional(meta: dict[str, Any]) -> dict[str, Any]:
     rule, expected = meta["check"]
     return _check(lambda v: v is None or rule(v), f"{expected} (or null)")
@@ -111,12 +115,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """SGD with the original schedule: linear warm-up, then x0.01 at 80% and x1e-4 at 90%."""
+    """SGD with linear warm-up, then ``schedule``: ``step`` (the original: x0.01 at 80% and x1e-4 at
+    90% of the epochs) or ``cosine`` (to 0)."""
     lr: float = field(default=0.1, metadata=greater_than(0))
     momentum: float = field(default=0.9, metadata=between(0, 1))
     weight_decay: float = field(default=2e-4, metadata=at_least(0))
     batch_size: int = field(default=128, metadata=at_least(1))
     warmup_epochs: int = field(default=5, metadata=at_least(0))
+    schedule: Literal["step", "cosine"] = "step"
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,19 @@ class LossConfig:
     """A LOSSES name and its hyper-parameters."""
     name: str = "ce"
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Train rule: ``none``; ``reweight`` (class weights throughout); ``drw`` (class weights from
+    epoch ``drw_epoch``, default ``drw_fraction`` of the epochs); ``resample`` (exact class-balanced
+    sampling); ``resample_effective`` (the original's effective-number sampler). ``weights``: the
+    class weights of reweight / drw, effective-number (``beta``) or inverse-frequency."""
+    name: Literal["none", "reweight", "resample", "resample_effective", "drw"] = "none"
+    weights: Literal["effective_number", "inverse_frequency"] = "effective_number"
+    beta: float = field(default=0.9999, metadata=open_interval(0, 1))
+    drw_epoch: int | None = field(default=None, metadata=optional(at_least(0)))
+    drw_fraction: float = field(default=0.8, metadata=between(0, 1))
 
 
 @dataclass(frozen=True)
@@ -147,10 +166,19 @@ class SSPStage:
 
 @dataclass(frozen=True)
 class FinetuneStage:
-    """Stages 2 and 3: classifier training, on labeled (+ pseudo-labeled) images."""
+    """Stages 2 and 3: classifier training, on labeled (+ pseudo-labeled) images.
+
+    ``mode``: ``train`` (the whole network), ``crt`` (classifier re-training: frozen backbone with
+    frozen BatchNorm statistics, a new head, class-balanced sampling), ``tau_norm`` (no training:
+    rescale the head of the ``init`` classifier by tau; ``tau: null`` picks it on the validation
+    split from 0, 0.1, ..., 2). ``posthoc_tau`` > 0 evaluates with post-hoc logit adjustment."""
     loss: LossConfig = field(default_factory=LossConfig)
+    rule: RuleConfig = field(default_factory=RuleConfig)
     epochs: int = field(default=200, metadata=greater_than(0))
     optim: OptimConfig = field(default_factory=OptimConfig)
+    mode: Literal["train", "crt", "tau_norm"] = "train"
+    tau: float | None = field(default=1.0, metadata=optional(at_least(0)))
+    posthoc_tau: float = field(default=0.0, metadata=at_least(0))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from torch import nn
 
 from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
+from imbsemi.losses.base import ImbalancedLoss
+from imbsemi.losses.logit_adjusted import posthoc_adjust
+from imbsemi.losses.weighting import WeightSchedule
 from imbsemi.metrics import classification_report
 from imbsemi.optim import sgd_with_schedule
 
@@ -22,20 +25,38 @@ class ClassifierModule(pl.LightningModule):
         optim, epochs: SGD settings and the schedule length.
         train_counts: labeled training images per class (for many/medium/few groups).
         compile_model: torch.compile the model's forward on CUDA.
+        weight_schedule: class weights per epoch (reweight, DRW); None: unweighted.
+        posthoc_tau: evaluate argmax(z - tau log pi) (post-hoc logit adjustment) when > 0.
+        freeze_backbone: train the head only, with BatchNorm statistics frozen too (cRT); the
+            caller turns off the backbone's gradients.
     """
 
     monitor = "val/balanced_acc"  # model selection on the validation split
 
-    def __init__(self, model: nn.Module, loss: nn.Module, optim: OptimConfig, epochs: int,
-                 train_counts: Sequence[int], compile_model: bool = False) -> None:
+    def __init__(self, model: nn.Module, loss: ImbalancedLoss, optim: OptimConfig, epochs: int,
+                 train_counts: Sequence[int], compile_model: bool = False,
+                 weight_schedule: WeightSchedule | None = None, posthoc_tau: float = 0.0,
+                 freeze_backbone: bool = False) -> None:
         super().__init__()
         self.model, self.loss, self.compile_model = model, loss, compile_model
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
+        self.weight_schedule, self.posthoc_tau, self.freeze_backbone = weight_schedule, posthoc_tau, freeze_backbone
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
 
     def on_fit_start(self) -> None:
         prepare_model(self.model, self.device, self.compile_model)
+
+    def train(self, mode: bool = True) -> "ClassifierModule":
+        super().train(mode)
+        if self.freeze_backbone:  # BatchNorm keeps its statistics: only the head is in train mode
+            self.model.eval()
+            self.model.fc.train(mode)
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        weights = self.weight_schedule.at(self.current_epoch) if self.weight_schedule else None
+        self.loss.set_class_weight(None if weights is None else torch.as_tensor(weights, dtype=torch.float32))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
@@ -54,7 +75,10 @@ class ClassifierModule(pl.LightningModule):
 
     def _collect(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         images, targets = batch
-        self._outputs[split].append((self.model(images).argmax(1), targets))
+        logits = self.model(images)
+        if self.posthoc_tau:
+            logits = posthoc_adjust(logits.float(), self.loss.class_counts, self.posthoc_tau)
+        self._outputs[split].append((logits.argmax(1), targets))
 
     def _report(self, split: str) -> dict:
         preds, targets = (torch.cat(parts) for parts in zip(*self._outputs[split]))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms
 
 from imbsemi.data.arrays import ImageArrays
@@ -36,9 +37,13 @@ def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float],
 
 
 def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
-                   padding: int, flip: bool, workers: int, seed: int) -> DataLoader:
-    """Shuffled full batches of crop/flip-augmented images from ``workers`` processes, seeded."""
+                   padding: int, flip: bool, workers: int, seed: int,
+                   sample_weights: np.ndarray | None = None) -> DataLoader:
+    """Shuffled (or, with ``sample_weights``, re-sampled) full batches of crop/flip-augmented images
+    from ``workers`` processes, seeded."""
     dataset = ArrayDataset(arrays, crop_flip_transforms(arrays.image_shape[0], mean, std, padding, flip))
-    return DataLoader(dataset, batch_size=min(batch_size, len(arrays)), shuffle=True, drop_last=True,
-                      num_workers=workers, persistent_workers=workers > 0,
-                      generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None if sample_weights is None else WeightedRandomSampler(
+        torch.as_tensor(sample_weights, dtype=torch.float64), len(arrays), generator=generator)
+    return DataLoader(dataset, batch_size=min(batch_size, len(arrays)), shuffle=sampler is None, sampler=sampler,
+                      drop_last=True, num_workers=workers, persistent_workers=workers > 0, generator=generator)

@@ -36,6 +36,7 @@ class LTDataModule(pl.LightningDataModule):
         self.config, self.seed = config, seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.pseudo_labeled: ImageArrays | None = None
+        self.sample_weights: np.ndarray | None = None  # per train_set image, for re-sampling rules
         self._built = False
 
     def setup(self, stage: str | None = None) -> None:
@@ -122,12 +123,12 @@ class LTDataModule(pl.LightningDataModule):
         aug = self.config.augment
         if self.config.loader == "torch":
             return classic_loader(self.train_set, self.batch_size, self.mean, self.std, aug.crop_padding, aug.flip,
-                                  self.config.workers, self.seed)
+                                  self.config.workers, self.seed, self.sample_weights)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
         return DeviceLoader(self.train_set, self.batch_size, transform, shuffle=True, seed=self.seed,
-                            device=self._device(), rank=rank, world_size=world)
+                            device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""

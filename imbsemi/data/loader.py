@@ -25,15 +25,20 @@ class DeviceLoader:
         seed: seeds the per-epoch permutations and augmentation.
         device: where images live and batches are produced (channels_last on CUDA).
         rank, world_size: this process's shard under DDP.
+        sample_weights: per-image weights; each epoch then draws len(arrays) images with
+            replacement in proportion to them (re-sampling rules) instead of a permutation.
     """
 
     def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
-                 seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1) -> None:
+                 seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1,
+                 sample_weights: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
         self.targets = torch.from_numpy(arrays.targets).to(self.device)
         self.transform, self.shuffle, self.seed = transform, shuffle, seed
         self.rank, self.world_size = rank, world_size
+        self.sample_weights = None if sample_weights is None else torch.as_tensor(
+            sample_weights, dtype=torch.float64, device=self.device)
         self.layout = channels_last if self.device.type == "cuda" else (lambda batch: batch)
         shard = len(arrays) // world_size if shuffle else len(arrays)
         self.batch_size = min(batch_size, shard) if shuffle else batch_size
@@ -53,7 +58,11 @@ class DeviceLoader:
                 stop = start + self.batch_size
                 yield self.layout(self.transform(self.images[start:stop], None)), self.targets[start:stop]
             return
-        order = torch.randperm(len(self.images), device=self.device, generator=self._generator(0))
+        if self.sample_weights is None:
+            order = torch.randperm(len(self.images), device=self.device, generator=self._generator(0))
+        else:
+            order = torch.multinomial(self.sample_weights, len(self.images), replacement=True,
+                                      generator=self._generator(0))
         augment = self._generator(1 + self.rank)  # same order on every rank, own augmentation
         self.epoch += 1
         shard = order[self.rank::self.world_size][: len(self) * self.batch_size]

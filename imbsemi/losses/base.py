@@ -1,0 +1,65 @@
+"""The shared reduction of every imbalance-aware loss: class weights (re-weighting, DRW) and
+per-sample weights (self-training confidences) on top of a per-sample loss."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from imbsemi.errors import ConfigError
+
+
+class ImbalancedLoss(nn.Module):
+    """Base class. Subclasses define ``per_sample(logits, target) -> (N,)``.
+
+    ``forward(logits, target, weight=None)`` returns sum_i a_i s_i l_i / sum_i a_i, where l_i is the
+    per-sample loss, s_i the optional sample weight and a_i the class weight of the target (w_{y_i},
+    or sum_c w_c y_ic for a soft target; 1 without class weights). For hard targets and no sample
+    weights this is PyTorch's weighted cross-entropy reduction, as the original code (spec §6.1).
+
+    Args:
+        class_counts: training images per class (C,); every class needs at least one.
+    """
+
+    def __init__(self, class_counts: Sequence[int]) -> None:
+        super().__init__()
+        counts = torch.as_tensor(list(class_counts), dtype=torch.float32)
+        if len(counts) == 0 or (counts <= 0).any():
+            empty = [i for i, n in enumerate(counts.tolist()) if n <= 0]
+            raise ConfigError(f"class_counts {list(class_counts)}: class(es) {empty} have no training images; "
+                              "every class needs at least one (lower rho or check the data)")
+        self.register_buffer("class_counts", counts)
+        self.register_buffer("class_weight", torch.ones_like(counts))
+        self.weighted = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_counts)
+
+    def set_class_weight(self, weight: torch.Tensor | None) -> None:
+        """Use class weights (C,) from now on, or none (``None``)."""
+        self.weighted = weight is not None
+        if weight is not None:
+            self.class_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Args: logits (N, C); target (N,) int64 labels or (N, C) probabilities; weight (N,) or None."""
+        loss = self.per_sample(logits.float(), target)
+        if weight is not None:
+            loss = loss * weight
+        if not self.weighted:
+            return loss.mean()
+        factor = self.class_weight[target] if target.dim() == 1 else target @ self.class_weight
+        return (factor * loss).sum() / factor.sum()
+
+
+def one_hot_or_soft(target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(N, C) probabilities of a hard (N,) or soft (N, C) target."""
+    if target.dim() == 1:
+        return torch.nn.functional.one_hot(target, num_classes).float()
+    return target.float()
