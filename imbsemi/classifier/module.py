@@ -47,12 +47,10 @@ class ClassifierModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         prepare_model(self.model, self.device, self.compile_model)
 
-    def train(self, mode: bool = True) -> "ClassifierModule":
-        super().train(mode)
-        if self.freeze_backbone:  # BatchNorm keeps its statistics: only the head is in train mode
-            self.model.eval()
-            self.model.fc.train(mode)
-        return self
+    def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
+        if self.freeze_backbone:  # per batch, as Lightning restores train mode after each validation
+            self.model.eval()  # BatchNorm keeps its statistics
+            self.model.fc.train()
 
     def on_train_epoch_start(self) -> None:
         weights = self.weight_schedule.at(self.current_epoch) if self.weight_schedule else None
