@@ -157,9 +157,17 @@ class CommonConfig:
 
 
 @dataclass(frozen=True)
+class MethodConfig:
+    """An SSL_METHODS name and its hyper-parameters; a plain string is the name."""
+    SHORTHAND = "name"
+    name: str = "rotation"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SSPStage:
     """Stage 1: self-supervised pre-training."""
-    method: str = "rotation"
+    method: MethodConfig = field(default_factory=MethodConfig)
     epochs: int = field(default=200, metadata=greater_than(0))
     optim: OptimConfig = field(default_factory=OptimConfig)
 

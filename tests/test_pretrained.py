@@ -19,6 +19,7 @@ def test_local_checkpoint_matches_registry_and_loads(entry: dict) -> None:
     assert sha256_file(path) == entry["sha256"]
     payload = read_checkpoint(path)
     assert payload["arch"] == entry["arch"] and payload["provenance"]["method"] == "rotation"
-    assert payload["provenance"]["val/rot_acc"] == pytest.approx(entry["metric"]["val_rot_acc"], abs=5e-4)
+    assert payload["provenance"]["selected_by"] == "val/rot_acc"
+    assert payload["provenance"]["score"] == pytest.approx(entry["metric"]["val_rot_acc"], abs=5e-4)
     model = MODELS[entry["arch"]](10, **payload["arch_kwargs"])
     assert load_backbone(model, path) == "loaded=186/188 (skipped: fc.weight, fc.bias)"

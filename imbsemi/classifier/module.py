@@ -85,8 +85,8 @@ class ClassifierModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         report = self._report("val")
-        self.log("val/acc", report["acc"])
-        self.log(self.monitor, report["balanced_acc"], prog_bar=True)
+        self.log("val/acc", report["acc"], sync_dist=True)
+        self.log(self.monitor, report["balanced_acc"], prog_bar=True, sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_report = self._report("test")

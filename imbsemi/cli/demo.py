@@ -32,7 +32,7 @@ def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
     def start(stage_cfg: Any, stage: str) -> Path:
         return start_run(stage_cfg, stage, stage_cfg.name)
 
-    ssp = stage_config(SSPConfig, config, folder, config.ssp.method, config.ssp)
+    ssp = stage_config(SSPConfig, config, folder, config.ssp.method.name, config.ssp)
     backbone = run_ssp(ssp, start(ssp, "ssp"))
     reports = {}
     ce = stage_config(FinetuneConfig, config, folder, "ce", config.finetune)

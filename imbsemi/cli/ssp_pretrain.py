@@ -17,18 +17,25 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     (by the method's validation metric) to ``folder/backbone.pt`` and return that path."""
     datamodule = make_datamodule(config, config.optim.batch_size)
     save_manifest(folder, datamodule)
-    module = build(SSL_METHODS, config.method, {}, "method", optim=config.optim, epochs=config.epochs,
-                   make_backbone=lambda n: make_model(config, datamodule, n), compile_model=config.model.compile)
-    trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
+    module = build(SSL_METHODS, config.method.name, config.method.kwargs, "method.name", optim=config.optim,
+                   epochs=config.epochs, make_backbone=lambda n: make_model(config, datamodule, n),
+                   compile_model=config.model.compile)
+    datamodule.train_views = module.views
+    monitor = module.monitor if len(datamodule.val) else None
+    trainer = make_trainer(config, folder, config.epochs, monitor)
     trainer.fit(module, datamodule=datamodule)
     best = restore_best(module, trainer)
-    score = best_score(trainer)
+    knn = trainer.callback_metrics.get("val/knn_acc")
+    scores = {"selected_by": monitor or "last epoch", "score": best_score(trainer),
+              "last_knn_acc": None if knn is None else float(knn)}
     path = folder / "backbone.pt"
+    if not trainer.is_global_zero:  # under DDP one process writes the outputs
+        return path
     export_model(path, module.backbone, "backbone", config, datamodule,
-                 provenance={"method": config.method, module.monitor: score,
+                 provenance={"method": config.method.name, **scores,
                              "labeled_fingerprint": datamodule.labeled.fingerprint()})
-    write_json(folder / "metrics.json", {module.monitor: score, "best_checkpoint": best})
-    print(f"ssp_pretrain: {config.method} {module.monitor}={score}; backbone -> {path}")
+    write_json(folder / "metrics.json", {**scores, "best_checkpoint": best})
+    print(f"ssp_pretrain: {config.method.name} {scores}; backbone -> {path}")
     return path
 
 

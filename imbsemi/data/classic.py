@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms
 
 from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.augment import ViewParams
 
 
 class ArrayDataset(Dataset):
@@ -36,12 +37,28 @@ def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float],
     return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 
+def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params: ViewParams) -> Callable:
+    """lightly's two-view SSL transform (SimCLRTransform, which MoCoV2Transform specialises) with the
+    ranges of ``params`` and no blur: PIL image -> (view, view)."""
+    from lightly.transforms import SimCLRTransform
+
+    transform = SimCLRTransform(input_size=size, cj_prob=params.cj_prob, cj_bright=params.cj_bright,
+                                cj_contrast=params.cj_contrast, cj_sat=params.cj_sat, cj_hue=params.cj_hue,
+                                min_scale=params.min_scale, random_gray_scale=params.random_gray_scale,
+                                gaussian_blur=0.0, hf_prob=params.hf_prob,
+                                normalize={"mean": list(mean), "std": list(std)})
+    return lambda image: tuple(transform(image.convert("RGB") if len(mean) == 3 else image))
+
+
 def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
-                   padding: int, flip: bool, workers: int, seed: int,
-                   sample_weights: np.ndarray | None = None) -> DataLoader:
-    """Shuffled (or, with ``sample_weights``, re-sampled) full batches of crop/flip-augmented images
-    from ``workers`` processes, seeded."""
-    dataset = ArrayDataset(arrays, crop_flip_transforms(arrays.image_shape[0], mean, std, padding, flip))
+                   padding: int, flip: bool, workers: int, seed: int, sample_weights: np.ndarray | None = None,
+                   views: ViewParams | None = None) -> DataLoader:
+    """Shuffled (or, with ``sample_weights``, re-sampled) full batches from ``workers`` processes,
+    seeded: crop/flip-augmented images, or two SSL views per image with ``views``."""
+    size = arrays.image_shape[0]
+    transform = (lightly_views(size, mean, std, views) if views is not None
+                 else crop_flip_transforms(size, mean, std, padding, flip))
+    dataset = ArrayDataset(arrays, transform)
     generator = torch.Generator().manual_seed(seed)
     sampler = None if sample_weights is None else WeightedRandomSampler(
         torch.as_tensor(sample_weights, dtype=torch.float64), len(arrays), generator=generator)

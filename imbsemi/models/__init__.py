@@ -1,5 +1,6 @@
-"""Model registry: name -> factory(num_classes, in_channels, **kwargs)."""
+"""Model registry: name -> factory(num_classes, in_channels, use_norm)."""
 from imbsemi.models.resnet_cifar import HEAD_KEYS, resnet20, resnet32, resnet44, resnet56, resnet110
+from imbsemi.models.resnet_imagenet import resnet18, resnet50
 
 MODELS = {
     "resnet20": resnet20,
@@ -7,6 +8,8 @@ MODELS = {
     "resnet44": resnet44,
     "resnet56": resnet56,
     "resnet110": resnet110,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
 }
 
 __all__ = ["HEAD_KEYS", "MODELS"]

@@ -1,0 +1,122 @@
+"""SSL methods: one CPU step each, the kNN monitor, the MoCo memory bank in checkpoints, exported
+backbones that finetune starts from, DDP on CPU, and bad inputs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from lightly.utils.benchmarking.knn import knn_predict
+
+from conftest import CONFIGS, FAST, ROOT
+from imbsemi.checkpoints import load_backbone, read_checkpoint
+from imbsemi.cli.common import make_datamodule, make_model, start_run
+from imbsemi.cli.finetune import run_finetune
+from imbsemi.cli.ssp_pretrain import run_ssp
+from imbsemi.config import FinetuneConfig, OptimConfig, SSPConfig, load_config
+from imbsemi.data.arrays import ImageArrays, Provenance
+from imbsemi.data.augment import CropFlipTransform, TwoViews
+from imbsemi.data.loader import DeviceLoader
+from imbsemi.errors import ConfigError
+from imbsemi.models import MODELS
+from imbsemi.registry import build
+from imbsemi.ssl import SSL_METHODS
+
+
+def make16(num_classes: int) -> torch.nn.Module:
+    return MODELS["resnet20"](num_classes)
+
+
+@pytest.mark.parametrize("name", sorted(SSL_METHODS))
+def test_one_cpu_step_at_16_pixels_gives_a_finite_loss(name: str) -> None:
+    module = build(SSL_METHODS, name, {}, "method.name", make_backbone=make16, optim=OptimConfig(batch_size=8),
+                   epochs=1)
+    images = np.random.default_rng(0).integers(0, 256, (16, 16, 16, 3), dtype=np.uint8)
+    arrays = ImageArrays(images, np.arange(16) % 2, ("a", "b"), Provenance.single("toy", np.arange(16)))
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.5)
+    transform = TwoViews(mean, std, module.views) if module.views else CropFlipTransform(mean, std, 2, True)
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, train_dataloaders=DeviceLoader(arrays, 8, transform, shuffle=True), val_dataloaders=[])
+    loss = trainer.callback_metrics["train/loss"]
+    assert torch.isfinite(loss) and loss.item() > 0
+
+
+def ssp(tmp_path: Path, method: str, *overrides: str) -> Path:
+    config = load_config(SSPConfig, CONFIGS / f"ssp/{method}_digits.yaml",
+                         [f"out_dir={tmp_path}", "trainer.enable_progress_bar=false", *overrides])
+    return run_ssp(config, start_run(config, "ssp", method))
+
+
+def knn_accuracy(backbone: Path | None, seed: int = 0) -> float:
+    """kNN (k 20, T 0.1) accuracy on the digits test set with the labeled set as the bank."""
+    config = load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml", [])
+    datamodule = make_datamodule(config, 64)
+    torch.manual_seed(seed)
+    model = make_model(config, datamodule, 10).eval()
+    if backbone is not None:
+        load_backbone(model, backbone)
+    with torch.no_grad():
+        def features(arrays):
+            parts = [(F.normalize(model.features(x), dim=1), y) for x, y in datamodule.eval_loader(arrays)]
+            return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        bank, bank_labels = features(datamodule.labeled)
+        test, test_labels = features(datamodule.test)
+    return (knn_predict(test, bank.T, bank_labels, 10, 20, 0.1)[:, 0] == test_labels).float().mean().item()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["moco_v2", "simclr"])
+def test_contrastive_backbones_beat_random_init_in_knn(tmp_path: Path, method: str) -> None:
+    """The shipped digits configs (200 epochs, seed 0): MoCo v2 0.59 and SimCLR 0.66 test kNN accuracy."""
+    random_init = max(knn_accuracy(None, seed) for seed in (0, 1))  # 0.44 and 0.49 on the test set
+    trained = knn_accuracy(ssp(tmp_path, method, "method.kwargs.knn_every=200"))
+    assert trained >= random_init + 0.05, (trained, random_init)
+
+
+def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path: Path) -> None:
+    for method in sorted(SSL_METHODS):
+        backbone = ssp(tmp_path, method, *FAST)
+        if method == "moco_v2":
+            saved = torch.load(backbone.parent / "checkpoints/last.ckpt", weights_only=False)["moco_memory_bank"]
+            assert saved["bank"].shape == (512, 128) and int(saved["bank_ptr"]) == 32  # 2 steps x 16 keys
+            resumed = build(SSL_METHODS, "moco_v2", {"memory_bank_size": 512}, "method.name", make_backbone=make16,
+                            optim=OptimConfig(batch_size=16), epochs=1)
+            resumed.on_load_checkpoint({"moco_memory_bank": saved})
+            assert torch.equal(resumed.criterion.memory_bank.bank, saved["bank"])
+        assert len(read_checkpoint(backbone)["state_dict"]) == 186
+        config = load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml",
+                             [*FAST, f"out_dir={tmp_path}", f"name=from_{method}", f"init={backbone}"])
+        metrics = run_finetune(config, start_run(config, "finetune", method))
+        assert metrics["init"]["report"] == "loaded=186/188 (skipped: fc.weight, fc.bias)"
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_two_processes(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ssp_pretrain"), "--config", str(CONFIGS / "ssp/moco_v2_digits.yaml"), f"out_dir={tmp_path}", "name=ddp", "epochs=2",
+         "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "trainer.strategy=ddp",
+         "trainer.devices=2", "trainer.accelerator=cpu", "optim.batch_size=16"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "ssp/ddp/backbone.pt").is_file()
+    saved = torch.load(tmp_path / "ssp/ddp/checkpoints/last.ckpt", weights_only=False)["moco_memory_bank"]
+    # 2 epochs x 2 steps x 16 keys per rank x 2 ranks: each rank enqueues the keys gathered from both
+    assert int(saved["bank_ptr"]) == 128
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["method.name=byol"], "unknown name 'byol'; registered: moco_v2, rotation, simclr"),
+    (["optim.batch_size=1"], "optim.batch_size = 1: MoCoV2SSL needs at least 2 images per batch"),
+    (["method.kwargs.temperature=0"], "temperature = 0"),
+    (["method.kwargs.queue=10"], "'moco_v2' does not accept queue"),
+])
+def test_bad_ssl_settings(tmp_path: Path, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ssp(tmp_path, "moco_v2", *FAST, *overrides)
+    assert message in str(info.value)
