@@ -17,6 +17,7 @@ from imbsemi.cli.common import start_run, user_errors_to_exit
 from imbsemi.cli.finetune import run_finetune
 from imbsemi.config import FinetuneConfig, load_config
 from imbsemi.io import atomic_write
+from imbsemi.metrics import mean_std
 
 # (name, overrides); "{ce}" is replaced by the same seed's CE model (decoupled variants start from it)
 VARIANTS = [
@@ -39,10 +40,6 @@ switches the class weights on at the first learning-rate decay (80% of the epoch
 so with the short digits schedule only a few steps at lr x0.01 follow, and the selected model can
 equal CE's. cRT and tau-norm start from the same seed's CE model."""
 
-
-def cell(values: list[float]) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
 
 
 @user_errors_to_exit
@@ -67,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Test accuracy (%) on digits-LT (rho = 10), mean ± std over seeds {args.seeds}; "
              f"config `{args.config}` {' '.join(overrides)}".rstrip(), "",
              "| variant | balanced | many | medium | few |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | " + " | ".join(cell(results[name][c]) for c in COLUMNS) + " |" for name, _ in VARIANTS]
+    lines += [f"| {name} | " + " | ".join(mean_std(results[name][c]) for c in COLUMNS) + " |" for name, _ in VARIANTS]
     lines += ["", NOTES]
     out = Path(args.out)
     with atomic_write(out, "w") as handle:

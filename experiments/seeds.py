@@ -7,12 +7,12 @@ Prints one markdown table and a last line ``RESULT <variant>=<mean>±<std> ...``
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 
 from imbsemi.cli.common import start_run, user_errors_to_exit
 from imbsemi.cli.demo import VARIANTS, run_pipeline
 from imbsemi.config import PipelineConfig, load_config
+from imbsemi.metrics import mean_std
 
 GROUPS = ("balanced_acc", "many", "medium", "few")
 
@@ -32,16 +32,13 @@ def main(argv: list[str] | None = None) -> int:
             for group in GROUPS:
                 results[variant][group].append(metrics["test"][variant][group])
 
-    def cell(values: list[float]) -> str:
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
 
     print(f"\n{len(seeds)} seeds ({args.config}), test accuracy (%):\n")
     print("| variant | " + " | ".join(GROUPS) + " |")
     print("|---" * (len(GROUPS) + 1) + "|")
     for variant in VARIANTS:
-        print(f"| {variant} | " + " | ".join(cell(results[variant][g]) for g in GROUPS) + " |")
-    print("RESULT " + " ".join(f"{v}={cell(results[v]['balanced_acc']).replace(' ', '')}" for v in VARIANTS))
+        print(f"| {variant} | " + " | ".join(mean_std(results[variant][g]) for g in GROUPS) + " |")
+    print("RESULT " + " ".join(f"{v}={mean_std(results[v]['balanced_acc']).replace(' ', '')}" for v in VARIANTS))
     return 0
 
 

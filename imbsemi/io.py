@@ -97,3 +97,9 @@ def read_pickle(path: Path, what: str) -> object:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
             IndexError, MemoryError) as err:
         raise DataError(f"{what} file {path} is truncated or not a pickle: {err!r}") from err
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file."""
+    with open(path) as handle:
+        return json.load(handle)

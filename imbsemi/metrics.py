@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Sequence
 
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 STANDARD_SHOT_THRESHOLDS = (100, 20)  # many: > 100 training images, few: < 20 (spec §9)
+
+
+def mean_std(values: Sequence[float], scale: float = 100.0) -> str:
+    """``mean ± std`` of ``values`` x ``scale`` with one decimal (std 0 for a single value)."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * statistics.mean(values):.1f} ± {scale * spread:.1f}"
 
 
 def shot_thresholds(train_counts: Sequence[int]) -> tuple[float, float]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.classifier.pseudo_labels import PseudoLabels
 from imbsemi.cli import finetune, main as imbsemi_main, ssp_pretrain
-from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config import FinetuneConfig, SSPConfig
 from imbsemi.errors import DataError
 from imbsemi.models import HEAD_KEYS
 

@@ -9,7 +9,7 @@ import torch
 
 from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
-from imbsemi.cli.common import make_datamodule, parse_config, save_manifest, start_run, user_errors_to_exit
+from imbsemi.cli.common import make_datamodule, parse_config, save_manifest, start_run
 from imbsemi.config import PseudolabelConfig, config_hash
 from imbsemi.data.augment import Standardize
 from imbsemi.data.loader import DeviceLoader

@@ -35,3 +35,15 @@ def test_normed_linear_is_cosine_similarity() -> None:
     x = torch.randn(4, 64)
     expected = (x / x.norm(dim=1, keepdim=True)) @ (model.fc.weight / model.fc.weight.norm(dim=0, keepdim=True))
     assert torch.allclose(model.fc(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, width", [("resnet18", 512), ("resnet50", 2048)])
+def test_torchvision_resnets_keep_torchvision_keys(name: str, width: int) -> None:
+    import torchvision
+
+    model = MODELS[name](7, in_channels=1).eval()
+    reference = getattr(torchvision.models, name)(num_classes=7)
+    assert list(model.state_dict()) == list(reference.state_dict())
+    assert model.features(torch.randn(2, 1, 64, 64)).shape == (2, width) and model.feature_dim == width
+    assert model(torch.randn(2, 1, 64, 64)).shape == (2, 7)
+    assert MODELS[name](7, use_norm=True).fc.weight.shape == (width, 7)

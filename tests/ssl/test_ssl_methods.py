@@ -99,7 +99,8 @@ def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path
 @pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ssp_pretrain"), "--config", str(CONFIGS / "ssp/moco_v2_digits.yaml"), f"out_dir={tmp_path}", "name=ddp", "epochs=2",
+        [str(Path(sys.executable).parent / "ssp_pretrain"), "--config", str(CONFIGS / "ssp/moco_v2_digits.yaml"),
+         f"out_dir={tmp_path}", "name=ddp", "epochs=2",
          "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "trainer.strategy=ddp",
          "trainer.devices=2", "trainer.accelerator=cpu", "optim.batch_size=16"],
         capture_output=True, text=True, cwd=ROOT, timeout=300)

@@ -1,0 +1,61 @@
+"""Each SSL method on digits-LT, over several seeds: kNN accuracy of the exported backbone, and the
+balanced test accuracy of CE from scratch against CE initialised from that backbone.
+
+    python experiments/compare_ssp.py [--seeds 0,1,2] [--methods rotation,moco_v2,simclr] [key=value ...]
+
+Writes ``results/compare_ssp_digits.md`` (mean ± std) and prints it; the last line is
+``RESULT ce=<mean> <method>=<mean> ...`` (balanced test accuracy).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from imbsemi.cli.common import start_run, user_errors_to_exit
+from imbsemi.cli.finetune import run_finetune
+from imbsemi.cli.ssp_pretrain import run_ssp
+from imbsemi.config import FinetuneConfig, SSPConfig, load_config
+from imbsemi.io import atomic_write, read_json
+from imbsemi.metrics import mean_std
+
+
+
+@user_errors_to_exit
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--methods", default="rotation,moco_v2,simclr")
+    parser.add_argument("--out", default="experiments/results/compare_ssp_digits.md")
+    args, overrides = parser.parse_known_args(argv)
+    seeds, methods = [int(s) for s in args.seeds.split(",")], args.methods.split(",")
+    knn: dict[str, list[float]] = {m: [] for m in methods}
+    balanced: dict[str, list[float]] = {m: [] for m in ["ce", *methods]}
+    for seed in seeds:
+        for method in ["ce", *methods]:
+            init = []
+            if method != "ce":
+                ssp = load_config(SSPConfig, f"configs/ssp/{method}_digits.yaml",
+                                  [*overrides, f"seed={seed}", f"name={method}-seed{seed}"])
+                backbone = run_ssp(ssp, start_run(ssp, "ssp", ssp.name))
+                knn[method].append(read_json(backbone.parent / "metrics.json")["last_knn_acc"])
+                init = [f"init={backbone}"]
+            config = load_config(FinetuneConfig, "configs/finetune/ce_digits.yaml",
+                                 [*overrides, f"seed={seed}", f"name=ce-from-{method}-seed{seed}", *init])
+            balanced[method].append(run_finetune(config, start_run(config, "finetune", config.name))["test"]
+                                    ["balanced_acc"])
+    lines = [f"digits-LT (rho = 10), seeds {args.seeds}: validation kNN accuracy (k 20) of the exported backbone "
+             "(last epoch's monitor) and balanced test accuracy of CE initialised from it (%).", "",
+             "| initialisation | kNN accuracy | CE balanced accuracy |", "|---|---|---|",
+             f"| random (CE from scratch) | - | {mean_std(balanced['ce'])} |"]
+    lines += [f"| {m} | {mean_std(knn[m])} | {mean_std(balanced[m])} |" for m in methods]
+    with atomic_write(Path(args.out), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print("RESULT " + " ".join(f"{m}={statistics.mean(v):.3f}" for m, v in balanced.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
