@@ -172,6 +172,18 @@ class SSPStage:
 
 
 @dataclass(frozen=True)
+class SelfTrainingConfig:
+    """Stage 3 with ``pseudo_labels``: pool images with confidence >= ``threshold`` join the labeled
+    set under their pseudo-labels, their loss weighted by ``omega`` (the paper: 1, no threshold).
+    ``unlabeled_share``: expected share of pool images per batch (null: the natural proportion of
+    the concatenated sets, as the paper)."""
+    omega: float = field(default=1.0, metadata=at_least(0))
+    threshold: float = field(default=0.0, metadata=between(0, 1))
+    unlabeled_share: float | None = field(default=None, metadata=optional(_check(lambda v: 0 < v < 1,
+                                                                                  "must be in (0, 1)")))
+
+
+@dataclass(frozen=True)
 class FinetuneStage:
     """Stages 2 and 3: classifier training, on labeled (+ pseudo-labeled) images.
 
@@ -181,6 +193,7 @@ class FinetuneStage:
     split from 0, 0.1, ..., 2). ``posthoc_tau`` > 0 evaluates with post-hoc logit adjustment."""
     loss: LossConfig = field(default_factory=LossConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
+    self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     epochs: int = field(default=200, metadata=greater_than(0))
     optim: OptimConfig = field(default_factory=OptimConfig)
     mode: Literal["train", "crt", "tau_norm"] = "train"

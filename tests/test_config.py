@@ -30,6 +30,11 @@ from conftest import CONFIGS, ROOT
     ("optim.batch_size=0", "optim.batch_size = 0: must be >= 1"),
     ("data.imb_type=linear", "data.imb_type = 'linear': expected one of exp, step, uniform"),
     ("trainer.max_epochs=3", "trainer.max_epochs is set by imbsemi; use `epochs`"),
+    ("self_training.threshold=1.5", "self_training.threshold = 1.5: must be in [0, 1]"),
+    ("self_training.unlabeled_share=1.0", "self_training.unlabeled_share = 1.0: must be in (0, 1) (or null)"),
+    ("self_training.omega=-1", "self_training.omega = -1: must be >= 0"),
+    ("rule.beta=1.0", "rule.beta = 1.0: must be in (0, 1)"),
+    ("rule.name=balanced", "rule.name = 'balanced': expected one of none, reweight, resample, resample_effective, drw"),
     ("trainer.precison=bf16", "unknown key trainer.precison; allowed: pytorch_lightning.Trainer arguments"),
 ])
 def test_bad_values_name_key_value_and_rule(override: str, message: str) -> None:

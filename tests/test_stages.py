@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -105,3 +106,44 @@ def test_pseudolabel_config_without_checkpoint_is_an_error(capsys: pytest.Captur
     code = imbsemi_main.main(["pseudolabel", "--config", str(CONFIGS / "pseudolabel/digits.yaml"),
                               f"out_dir={tmp_path}"])
     assert code == 2 and "checkpoint: required" in capsys.readouterr().err
+
+
+def graded_pseudo_labels(tmp_path: Path) -> Path:
+    """A PseudoLabels file for the digits pool: the reference labels, confidences 0.1 ... 0.9 evenly."""
+    from imbsemi.cli.common import make_datamodule
+
+    datamodule = make_datamodule(load_finetune(tmp_path), 64)
+    pool = datamodule.pool
+    path = tmp_path / "graded.npz"
+    PseudoLabels(pool.targets.copy(), np.linspace(0.1, 0.9, len(pool)).astype(np.float32),
+                 {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool)}).save(path)
+    return path
+
+
+def test_threshold_keeps_confident_pool_images(tmp_path: Path) -> None:
+    labels = graded_pseudo_labels(tmp_path)
+    metrics = finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.55",
+                                                  "self_training.omega=0.5", "name=thresholded"), tmp_path)
+    kept = int((np.linspace(0.1, 0.9, 590).astype(np.float32) >= 0.55).sum())
+    assert metrics["train_size"] == 199 + kept and kept == 258  # 590 x 0.35 / 0.8, rounded to the grid
+
+
+def test_omega_weights_and_unlabeled_share_reach_the_batches(tmp_path: Path) -> None:
+    from imbsemi.cli.common import make_datamodule
+    from imbsemi.losses.weighting import with_unlabeled_share
+
+    pseudo = PseudoLabels.load(graded_pseudo_labels(tmp_path))
+    module = make_datamodule(load_finetune(tmp_path), 64)
+    module.use_pseudo_labels(pseudo.labels, pseudo.confidences, omega=0.25)
+    module.sample_weights = with_unlabeled_share(None, 199, 789, 0.5)
+    weights = torch.cat([batch[2] for _ in range(20) for batch in module.train_dataloader()])
+    assert set(weights.tolist()) == {1.0, 0.25}
+    assert abs((weights == 0.25).float().mean().item() - 0.5) < 0.03  # half of each batch from the pool
+
+
+def test_threshold_that_leaves_no_pool_image_is_an_error(tmp_path: Path) -> None:
+    labels = graded_pseudo_labels(tmp_path)
+    with pytest.raises(DataError, match=r"threshold = 0.95 leaves none of the 590 pool images \(highest "
+                                        r"confidence 0.900\)"):
+        config = load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.95")
+        finetune.run_finetune(config, tmp_path)

@@ -59,9 +59,9 @@ class ClassifierModule(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        images, targets = batch
-        loss = self.loss(self.model(images), targets)
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        images, targets, *weights = batch  # (images, targets) or (images, targets, per-sample weights)
+        loss = self.loss(self.model(images), targets, weights[0] if weights else None)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 

@@ -20,7 +20,7 @@ from imbsemi.data.datamodule import LTDataModule
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
-from imbsemi.losses.weighting import WeightSchedule, sample_weights
+from imbsemi.losses.weighting import WeightSchedule, sample_weights, with_unlabeled_share
 from imbsemi.models.heads import tau_normalize
 from imbsemi.registry import build, lookup
 
@@ -74,11 +74,16 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     if config.pseudo_labels is not None:
         pseudo = PseudoLabels.load(config.pseudo_labels)
         pseudo.check_pool(datamodule.pool, config.pseudo_labels)
-        datamodule.use_pseudo_labels(pseudo.labels)
+        st = config.self_training
+        datamodule.use_pseudo_labels(pseudo.labels, pseudo.confidences, st.threshold, st.omega)
     save_manifest(folder, datamodule)
     counts = datamodule.train_set.class_counts()
     rule = "resample" if config.mode == "crt" and config.rule.name == "none" else config.rule.name
     datamodule.sample_weights = sample_weights(datamodule.train_set.targets, counts, rule, config.rule.beta)
+    share = config.self_training.unlabeled_share
+    if share is not None and datamodule.pseudo_labeled is not None:
+        datamodule.sample_weights = with_unlabeled_share(datamodule.sample_weights, len(datamodule.labeled),
+                                                         len(datamodule.train_set), share)
     model, init_report = initial_model(config, datamodule)
     if init_report:
         print(f"finetune: init from {config.init}: {init_report}")

@@ -38,6 +38,7 @@ class LTDataModule(pl.LightningDataModule):
         self.pseudo_labeled: ImageArrays | None = None
         self.sample_weights: np.ndarray | None = None  # per train_set image, for re-sampling rules
         self.train_views: ViewParams | None = None  # two augmented views per image (contrastive SSL)
+        self.loss_weights: np.ndarray | None = None  # per train_set image (omega on pseudo-labeled images)
         self._built = False
 
     def setup(self, stage: str | None = None) -> None:
@@ -97,11 +98,19 @@ class LTDataModule(pl.LightningDataModule):
             rngs=self.rngs, allow_shortage=cfg.allow_shortage)
         return pool
 
-    def use_pseudo_labels(self, labels: np.ndarray) -> None:
-        """Train on labeled + pool images, the pool under ``labels`` (one per pool image)."""
-        if len(labels) != len(self.pool):
+    def use_pseudo_labels(self, labels: np.ndarray, confidences: np.ndarray, threshold: float = 0.0,
+                          omega: float = 1.0) -> None:
+        """Train on labeled + the pool images whose confidence is >= ``threshold``, under their pseudo-labels
+        (one label and confidence per pool image), with their loss weighted by ``omega``."""
+        if len(labels) != len(self.pool) or len(confidences) != len(self.pool):
             raise DataError(f"pseudo-labels: {len(labels)} labels for a pool of {len(self.pool)} images")
-        self.pseudo_labeled = self.pool.with_targets(labels)
+        keep = np.flatnonzero(confidences >= threshold)
+        if len(keep) == 0:
+            raise DataError(f"self_training.threshold = {threshold} leaves none of the {len(self.pool)} pool images "
+                            f"(highest confidence {confidences.max():.3f})")
+        self.pseudo_labeled = self.pool.subset(keep).with_targets(labels[keep])
+        self.loss_weights = None if omega == 1 else np.concatenate(
+            [np.ones(len(self.labeled)), np.full(len(keep), omega)]).astype(np.float32)
 
     @property
     def train_set(self) -> ImageArrays:
@@ -123,6 +132,9 @@ class LTDataModule(pl.LightningDataModule):
         torchvision Dataset + DataLoader with PIL transforms (``loader: torch``)."""
         aug = self.config.augment
         if self.config.loader == "torch":
+            if self.loss_weights is not None:
+                raise DataError("data.loader: torch does not weight samples; use data.loader: device for "
+                                "self_training.omega != 1")
             return classic_loader(self.train_set, self.batch_size, self.mean, self.std, aug.crop_padding, aug.flip,
                                   self.config.workers, self.seed, self.sample_weights, self.train_views)
         trainer = getattr(self, "trainer", None)
@@ -132,7 +144,8 @@ class LTDataModule(pl.LightningDataModule):
         else:
             transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
         return DeviceLoader(self.train_set, self.batch_size, transform, shuffle=True, seed=self.seed,
-                            device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights)
+                            device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
+                            loss_weights=self.loss_weights)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""

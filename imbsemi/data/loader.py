@@ -27,11 +27,12 @@ class DeviceLoader:
         rank, world_size: this process's shard under DDP.
         sample_weights: per-image weights; each epoch then draws len(arrays) images with
             replacement in proportion to them (re-sampling rules) instead of a permutation.
+        loss_weights: per-image loss weights; training batches then are (inputs, targets, weights).
     """
 
     def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
                  seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1,
-                 sample_weights: np.ndarray | None = None) -> None:
+                 sample_weights: np.ndarray | None = None, loss_weights: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
         self.targets = torch.from_numpy(arrays.targets).to(self.device)
@@ -39,6 +40,8 @@ class DeviceLoader:
         self.rank, self.world_size = rank, world_size
         self.sample_weights = None if sample_weights is None else torch.as_tensor(
             sample_weights, dtype=torch.float64, device=self.device)
+        self.loss_weights = None if loss_weights is None else torch.as_tensor(
+            loss_weights, dtype=torch.float32, device=self.device)
         self.layout = channels_last if self.device.type == "cuda" else (lambda batch: batch)
         shard = len(arrays) // world_size if shuffle else len(arrays)
         self.batch_size = min(batch_size, shard) if shuffle else batch_size
@@ -67,4 +70,8 @@ class DeviceLoader:
         self.epoch += 1
         shard = order[self.rank::self.world_size][: len(self) * self.batch_size]
         for batch in shard.view(-1, self.batch_size):
-            yield self.layout(self.transform(self.images[batch], augment)), self.targets[batch]
+            inputs = self.layout(self.transform(self.images[batch], augment))
+            if self.loss_weights is None:
+                yield inputs, self.targets[batch]
+            else:
+                yield inputs, self.targets[batch], self.loss_weights[batch]

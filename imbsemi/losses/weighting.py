@@ -62,6 +62,15 @@ def sample_weights(targets: np.ndarray, class_counts: Sequence[int], rule: str, 
     return per_class[targets]
 
 
+def with_unlabeled_share(weights: np.ndarray | None, n_labeled: int, n_total: int, share: float) -> np.ndarray:
+    """Sampling weights whose draws are pool images (the last n_total - n_labeled) with probability
+    ``share``; within each part the proportions of ``weights`` (uniform if None) are kept."""
+    mixed = np.ones(n_total) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+    mixed[:n_labeled] *= (1 - share) / mixed[:n_labeled].sum()
+    mixed[n_labeled:] *= share / mixed[n_labeled:].sum()
+    return mixed
+
+
 def class_sampling_probabilities(class_counts: Sequence[int], rule: str, beta: float = 0.9999) -> np.ndarray:
     """Probability that a draw of ``rule``'s sampler falls in each class."""
     counts = np.asarray(class_counts)
