@@ -1,4 +1,5 @@
-"""`imbsemi demo`: the three stages end to end from one pipeline config, and the comparison table."""
+"""`imbsemi pipeline` / `imbsemi demo`: the three stages end to end from one pipeline config (stages
+already done for the same config are reused), and the comparison table."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +12,8 @@ from imbsemi.cli.pseudolabel import run_pseudolabel
 from imbsemi.cli.ssp_pretrain import run_ssp
 from imbsemi.config import (CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig,
                             config_hash)
-from imbsemi.io import write_json
+from imbsemi.io import read_json, write_json
+from imbsemi.tracking import run_dir
 
 VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
 
@@ -26,26 +28,47 @@ def stage_config(cls: type, pipeline: PipelineConfig, folder: Path, name: str, *
     return cls(**values)
 
 
-def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
-    """SSP -> CE, CE + SSP -> pseudo-labels from CE -> CE on labeled + pseudo-labeled. Returns the
-    test reports per variant (also written to ``folder/metrics.json``)."""
-    def start(stage_cfg: Any, stage: str) -> Path:
-        return start_run(stage_cfg, stage, stage_cfg.name)
+def finished(stage_cfg: Any, stage: str) -> Path | None:
+    """The run folder of ``stage_cfg`` if a run with the same config hash completed there (its
+    metrics.json, written last, exists), else None."""
+    digest = config_hash(stage_cfg)
+    folder = run_dir(stage_cfg.out_dir, stage, stage_cfg.name, stage_cfg.name, digest)
+    run, metrics = folder / "run.json", folder / "metrics.json"
+    if run.is_file() and metrics.is_file() and read_json(run)["config_hash"] == digest:
+        print(f"pipeline: {stage}/{stage_cfg.name} already done for config {digest}; reusing {folder}")
+        return folder
+    return None
 
-    ssp = stage_config(SSPConfig, config, folder, config.ssp.method.name, config.ssp)
-    backbone = run_ssp(ssp, start(ssp, "ssp"))
-    reports = {}
-    ce = stage_config(FinetuneConfig, config, folder, "ce", config.finetune)
-    ce_metrics = run_finetune(ce, start(ce, "finetune"))
-    reports["ce"] = ce_metrics["test"]
-    ce_ssp = stage_config(FinetuneConfig, config, folder, "ce_ssp", config.finetune, init=str(backbone))
-    reports["ce+ssp"] = run_finetune(ce_ssp, start(ce_ssp, "finetune"))["test"]
-    labeler = stage_config(PseudolabelConfig, config, folder, "from_ce", config.pseudolabel,
-                           checkpoint=ce_metrics["model"])
-    pseudo = run_pseudolabel(labeler, start(labeler, "pseudolabel"))
-    ce_pseudo = stage_config(FinetuneConfig, config, folder, "ce_pseudo", config.finetune,
-                             pseudo_labels=str(pseudo))
-    reports["ce+pseudo"] = run_finetune(ce_pseudo, start(ce_pseudo, "finetune"))["test"]
+
+def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
+    """SSP -> CE, CE + SSP -> pseudo-labels from CE -> CE on labeled + pseudo-labeled, skipping stages
+    already completed with the same config. Returns the test reports per variant (also written to
+    ``folder/metrics.json``)."""
+    def ssp_stage(stage_cfg: SSPConfig) -> Path:
+        done = finished(stage_cfg, "ssp")
+        return done / "backbone.pt" if done else run_ssp(stage_cfg, start_run(stage_cfg, "ssp", stage_cfg.name))
+
+    def finetune_stage(stage_cfg: FinetuneConfig) -> dict[str, Any]:
+        done = finished(stage_cfg, "finetune")
+        if done:
+            return read_json(done / "metrics.json")
+        return run_finetune(stage_cfg, start_run(stage_cfg, "finetune", stage_cfg.name))
+
+    def pseudolabel_stage(stage_cfg: PseudolabelConfig) -> Path:
+        done = finished(stage_cfg, "pseudolabel")
+        if done:
+            return done / "pseudo_labels.npz"
+        return run_pseudolabel(stage_cfg, start_run(stage_cfg, "pseudolabel", stage_cfg.name))
+
+    backbone = ssp_stage(stage_config(SSPConfig, config, folder, config.ssp.method.name, config.ssp))
+    ce_metrics = finetune_stage(stage_config(FinetuneConfig, config, folder, "ce", config.finetune))
+    reports = {"ce": ce_metrics["test"]}
+    reports["ce+ssp"] = finetune_stage(stage_config(FinetuneConfig, config, folder, "ce_ssp", config.finetune,
+                                                    init=str(backbone)))["test"]
+    pseudo = pseudolabel_stage(stage_config(PseudolabelConfig, config, folder, "from_ce", config.pseudolabel,
+                                            checkpoint=ce_metrics["model"]))
+    reports["ce+pseudo"] = finetune_stage(stage_config(FinetuneConfig, config, folder, "ce_pseudo", config.finetune,
+                                                       pseudo_labels=str(pseudo)))["test"]
     metrics = {"config_hash": config_hash(config), "test": reports,
                "train_counts": ce_metrics["labeled_counts"]}
     write_json(folder / "metrics.json", metrics)

@@ -1,4 +1,4 @@
-"""`imbsemi <command>`: pseudolabel, demo, data."""
+"""`imbsemi <command>`: pseudolabel, demo, pipeline, data."""
 from __future__ import annotations
 
 import sys
@@ -10,6 +10,7 @@ from imbsemi.cli.common import user_errors_to_exit
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "pseudolabel": (pseudolabel.main, "pseudo-label the unlabeled pool with a classifier checkpoint"),
     "demo": (demo.main, "the whole pipeline on the embedded digits dataset, with a comparison table"),
+    "pipeline": (demo.main, "pipeline --config FILE: stage 1 -> 2 -> 3 from one config, reusing finished stages"),
     "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
 }
 
