@@ -13,7 +13,7 @@ from torch import nn
 
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.errors import DataError
-from imbsemi.io import atomic_write, write_json
+from imbsemi.io import atomic_write, read_pickle, write_json
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class PseudoLabels:
 
     @classmethod
     def load(cls, path: str | Path) -> "PseudoLabels":
-        """Read and validate a PseudoLabels file and its sidecar."""
+        """Read and validate a PseudoLabels file and its sidecar, or an original-code pickle (.pickle/.pkl)."""
+        if Path(path).suffix in (".pickle", ".pkl"):
+            return cls.load_original(Path(path))
         path, sidecar = Path(path), Path(path).with_suffix(".json")
         for file in (path, sidecar):
             if not file.is_file():
@@ -52,6 +54,38 @@ class PseudoLabels:
         if not np.isfinite(confidences).all():
             raise DataError(f"pseudo-label file {path}: confidences contain NaN or inf")
         return cls(labels.astype(np.int64), confidences.astype(np.float32), provenance)
+
+    @classmethod
+    def load_original(cls, path: Path) -> "PseudoLabels":
+        """The original code's pseudo-label pickle (spec §4.1-4.2): ``extrapolated_targets`` (one
+        label per image of the whole source: the 500K Tiny-Images or SVHN extra), ``prediction_model``
+        and, for SVHN, ``ground_truth``. It has no confidences: they are set to 1."""
+        content = read_pickle(path, "pseudo-label pickle")
+        if not isinstance(content, dict) or "extrapolated_targets" not in content:
+            found = sorted(content) if isinstance(content, dict) else type(content).__name__
+            raise DataError(f"pseudo-label pickle {path}: missing key 'extrapolated_targets'; found {found}")
+        labels = np.asarray(content["extrapolated_targets"])
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise DataError(f"pseudo-label pickle {path}: extrapolated_targets must be integers (N,), "
+                            f"got {labels.dtype} {labels.shape}")
+        provenance = {"format": "original", "source_size": len(labels),
+                      "prediction_model": str(content.get("prediction_model"))}
+        return cls(labels.astype(np.int64), np.ones(len(labels), np.float32), provenance)
+
+    def for_pool(self, pool: ImageArrays, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, confidences) of each pool image: this file's own if it was made for this pool;
+        for an original-code pickle, the entries at the pool images' indices in their source."""
+        if self.provenance.get("format") != "original":
+            self.check_pool(pool, path)
+            return self.labels, self.confidences
+        if len(pool.provenance.sources) != 1 or (pool.targets < 0).any():
+            raise DataError(f"pseudo-label pickle {path} labels one source; this pool mixes "
+                            f"{', '.join(pool.provenance.sources)} (set data.pool.relevance: 1)")
+        index = pool.provenance.index
+        if len(index) and index.max() >= len(self.labels):
+            raise DataError(f"pseudo-label pickle {path} has {len(self.labels)} labels; the pool uses image "
+                            f"{index.max()} of {pool.provenance.sources[0]}")
+        return self.labels[index], self.confidences[index]
 
     def check_pool(self, pool: ImageArrays, path: str | Path) -> None:
         """Refuse labels that were predicted for another pool."""

@@ -73,9 +73,9 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     datamodule = make_datamodule(config, config.optim.batch_size)
     if config.pseudo_labels is not None:
         pseudo = PseudoLabels.load(config.pseudo_labels)
-        pseudo.check_pool(datamodule.pool, config.pseudo_labels)
+        labels, confidences = pseudo.for_pool(datamodule.pool, config.pseudo_labels)
         st = config.self_training
-        datamodule.use_pseudo_labels(pseudo.labels, pseudo.confidences, st.threshold, st.omega)
+        datamodule.use_pseudo_labels(labels, confidences, st.threshold, st.omega)
     save_manifest(folder, datamodule)
     counts = datamodule.train_set.class_counts()
     rule = "resample" if config.mode == "crt" and config.rule.name == "none" else config.rule.name

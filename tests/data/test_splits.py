@@ -124,3 +124,23 @@ def test_validation_split_comes_out_of_the_training_images_first(tmp_path: Path)
     module = datamodule(tmp_path, "source=cifar10", "val_per_class=2", "n_max=18")
     assert module.val.class_counts() == [2] * 10 and module.labeled.class_counts()[0] == 18
     assert not set(module.val.provenance.index) & set(module.labeled.provenance.index)
+
+
+def test_original_pseudo_label_pickle_labels_the_pool_by_source_index(tmp_path: Path) -> None:
+    import pickle
+
+    from imbsemi.classifier.pseudo_labels import PseudoLabels
+
+    write_cifar10(tmp_path, train_per_class=20, test_per_class=1)
+    write_tinyimages(tmp_path, per_class=30)
+    module = datamodule(tmp_path, "source=cifar10", "val_per_class=0", "pool.size_factor=2", "pool.relevant=tinyimages")
+    predictions = (np.arange(300) * 7) % 10  # one label per Tiny-Images image, as gen_pseudolabels.py writes
+    with open(tmp_path / "pseudo_labeled_cifar.pickle", "wb") as handle:
+        pickle.dump({"extrapolated_targets": predictions, "prediction_model": "ckpt.best.pth.tar"}, handle)
+    pseudo = PseudoLabels.load(tmp_path / "pseudo_labeled_cifar.pickle")
+    labels, confidences = pseudo.for_pool(module.pool, "pseudo_labeled_cifar.pickle")
+    assert np.array_equal(labels, predictions[module.pool.provenance.index]) and (confidences == 1).all()
+    with open(tmp_path / "short.pickle", "wb") as handle:
+        pickle.dump({"extrapolated_targets": predictions[:100]}, handle)
+    with pytest.raises(DataError, match="short.pickle has 100 labels; the pool uses image"):
+        PseudoLabels.load(tmp_path / "short.pickle").for_pool(module.pool, tmp_path / "short.pickle")
