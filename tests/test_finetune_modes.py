@@ -69,7 +69,7 @@ def test_resample_draws_classes_equally() -> None:
 
 def test_crt_retrains_only_the_head_with_frozen_batchnorm(tmp_path: Path, base_model: Path) -> None:
     metrics = finetune(tmp_path, "crt", "mode=crt", f"init={base_model}", "optim.lr=0.5")
-    assert metrics["rule"] == "resample"
+    assert metrics["rule"] == "resample" and metrics["class_sampling"] == pytest.approx([0.1] * 10)
     before = read_checkpoint(base_model)["state_dict"]
     after = read_checkpoint(metrics["model"])["state_dict"]
     for key in before:

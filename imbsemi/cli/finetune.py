@@ -20,7 +20,8 @@ from imbsemi.data.datamodule import LTDataModule
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
-from imbsemi.losses.weighting import WeightSchedule, sample_weights, with_unlabeled_share
+from imbsemi.losses.weighting import (WeightSchedule, class_sampling_probabilities, sample_weights,
+                                      with_unlabeled_share)
 from imbsemi.models.heads import tau_normalize
 from imbsemi.registry import build, lookup
 
@@ -107,7 +108,8 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         best_val = best_score(trainer)
     model_path = folder / "model.pt"
     metrics = {"model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
-               "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
+               "rule": rule, "class_sampling": None if datamodule.sample_weights is None or share is not None
+               else class_sampling_probabilities(counts, rule, config.rule.beta).tolist(), "tau": tau, "init": {"path": config.init, "report": init_report},
                "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
                "labeled_counts": datamodule.counts}
     export_model(model_path, model, "classifier", config, datamodule,
