@@ -33,7 +33,8 @@ def shot_thresholds(train_counts: Sequence[int]) -> tuple[float, float]:
 
 def classification_report(preds: torch.Tensor, targets: torch.Tensor,
                           train_counts: Sequence[int]) -> dict:
-    """Accuracy, balanced accuracy (mean per-class recall), per-class accuracy and shot groups.
+    """Accuracy, balanced accuracy (mean per-class recall), per-class accuracy (recall) and precision
+    (None for a class never predicted), the confusion matrix (rows: true class) and shot groups.
 
     Args:
         preds, targets: int64 (N,) predicted and true labels.
@@ -43,6 +44,8 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor,
     confusion = multiclass_confusion_matrix(preds, targets, num_classes).double()
     support = confusion.sum(1)
     per_class = (confusion.diagonal() / support.clamp(min=1)).tolist()
+    predicted = confusion.sum(0)
+    precision = [None if n == 0 else float(d / n) for d, n in zip(confusion.diagonal(), predicted)]
     present = [acc for acc, n in zip(per_class, support.tolist()) if n > 0]
     many_above, few_below = shot_thresholds(train_counts)
     groups = {"many": [], "medium": [], "few": []}
@@ -54,6 +57,8 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor,
         "acc": float(confusion.diagonal().sum() / confusion.sum().clamp(min=1)),
         "balanced_acc": sum(present) / len(present) if present else math.nan,
         "per_class_acc": per_class,
+        "per_class_precision": precision,
+        "confusion": confusion.long().tolist(),
         "shot_groups": groups,
         "shot_thresholds": [many_above, few_below],
     }

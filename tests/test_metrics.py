@@ -13,6 +13,9 @@ def test_report_on_hand_computed_case() -> None:
     preds = torch.tensor([0, 0, 0, 1, 1, 0, 2, 0])
     report = classification_report(preds, targets, train_counts=[500, 50, 5])
     assert report["per_class_acc"] == [0.75, 0.5, 0.5]
+    # predicted 0: five times (3 right), 1: twice (1 right), 2: once (1 right)
+    assert report["per_class_precision"] == [0.6, 0.5, 1.0]
+    assert report["confusion"] == [[3, 1, 0], [1, 1, 0], [1, 0, 1]]
     assert math.isclose(report["acc"], 5 / 8)
     assert math.isclose(report["balanced_acc"], (0.75 + 0.5 + 0.5) / 3)
     assert report["shot_groups"] == {"many": [0], "medium": [1], "few": [2]}

@@ -59,6 +59,10 @@ def test_pseudolabels_cover_the_pool_with_provenance(stage_outputs: dict[str, Pa
     assert len(pseudo.labels) == 590 and pseudo.labels.min() >= 0 and pseudo.labels.max() <= 9
     assert ((pseudo.confidences > 0) & (pseudo.confidences <= 1)).all()
     assert len(pseudo.provenance["checkpoint_sha256"]) == 64 and pseudo.provenance["pool_size"] == 590
+    metrics = json.loads((stage_outputs["labels"].parent / "metrics.json").read_text())
+    report = metrics["reference_report"]
+    assert sum(map(sum, report["confusion"])) == 590 and report["acc"] == metrics["reference_accuracy"]
+    assert metrics["irrelevant_pseudo_label_counts"] == [0] * 10  # relevance 1: no irrelevant images
 
 
 def test_self_training_uses_labeled_plus_pool(stage_outputs: dict[str, Path]) -> None:

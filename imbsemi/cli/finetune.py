@@ -107,9 +107,11 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
         best_val = best_score(trainer)
     model_path = folder / "model.pt"
+    resampled = datamodule.sample_weights is not None and share is None
     metrics = {"model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
-               "rule": rule, "class_sampling": None if datamodule.sample_weights is None or share is not None
-               else class_sampling_probabilities(counts, rule, config.rule.beta).tolist(), "tau": tau, "init": {"path": config.init, "report": init_report},
+               "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
+               "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist()
+               if resampled else None,
                "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
                "labeled_counts": datamodule.counts}
     export_model(model_path, model, "classifier", config, datamodule,

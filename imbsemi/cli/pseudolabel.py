@@ -1,4 +1,5 @@
-"""`imbsemi pseudolabel`: predict the unlabeled pool with a classifier -> PseudoLabels file."""
+"""`imbsemi pseudolabel`: predict the unlabeled pool with a classifier -> PseudoLabels file, and
+per-class pseudo-label recall / precision against the pool's reference labels where they exist."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,7 @@ from imbsemi.data.augment import Standardize
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
+from imbsemi.metrics import classification_report
 
 
 def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
@@ -34,14 +36,18 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
     labels, confidences = predict(model, batches, device)
     relevant = pool.targets >= 0
     accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None
+    report = classification_report(torch.from_numpy(labels[relevant]), torch.from_numpy(pool.targets[relevant]),
+                                   datamodule.counts) if relevant.any() else None
     provenance = {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool), "checkpoint": config.checkpoint,
                   "checkpoint_sha256": sha256_file(config.checkpoint), "seed": config.seed,
                   "config_hash": config_hash(config), "reference_accuracy": accuracy}
     path = folder / "pseudo_labels.npz"
     PseudoLabels(labels, confidences, provenance).save(path)
-    write_json(folder / "metrics.json", {"reference_accuracy": accuracy, "pool_size": len(pool),
-                                         "pseudo_label_counts": np.bincount(labels, minlength=datamodule.num_classes)
-                                         .tolist()})
+    classes = datamodule.num_classes
+    write_json(folder / "metrics.json", {
+        "reference_accuracy": accuracy, "pool_size": len(pool), "reference_report": report,
+        "pseudo_label_counts": np.bincount(labels, minlength=classes).tolist(),
+        "irrelevant_pseudo_label_counts": np.bincount(labels[~relevant], minlength=classes).tolist()})
     shown = "n/a" if accuracy is None else f"{accuracy:.3f}"
     print(f"pseudolabel: {len(pool)} pool images, accuracy vs reference labels {shown}; -> {path}")
     return path
