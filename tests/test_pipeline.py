@@ -26,3 +26,5 @@ def test_second_run_reuses_finished_stages(tmp_path: Path, capsys: pytest.Captur
     assert out.count("already done") == 4 and "finetune: test acc" in out  # only ce_pseudo ran again
     assert second["test"]["ce"] == first["test"]["ce"]
     assert second["test"]["ce+pseudo"]["acc"] == pytest.approx(first["test"]["ce+pseudo"]["acc"])
+    from test_plots import assert_png
+    assert_png(folder / "figures" / "per_class_vs_size.png")

@@ -65,6 +65,26 @@ def test_pseudolabels_cover_the_pool_with_provenance(stage_outputs: dict[str, Pa
     assert metrics["irrelevant_pseudo_label_counts"] == [0] * 10  # relevance 1: no irrelevant images
 
 
+def test_report_compares_runs(stage_outputs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    base, self_trained = stage_outputs["model"].parent, stage_outputs["out"] / "finetune" / "self"
+    assert imbsemi_main.main(["report", str(base), str(self_trained)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    report = json.loads((base / "metrics.json").read_text())["test"]
+    assert lines[0] == "| run | acc | balanced_acc | many | medium | few |"
+    assert lines[2].startswith(f"| base | {100 * report['acc']:.1f} | {100 * report['balanced_acc']:.1f} |")
+    assert lines[3].startswith("| self |")
+    assert imbsemi_main.main(["report", str(stage_outputs["backbone"].parent)]) == 2
+    assert "no test metrics" in capsys.readouterr().err
+
+
+def test_stages_write_their_figures(stage_outputs: dict[str, Path]) -> None:
+    from test_plots import assert_png
+
+    for figure in ("per_class.png", "tsne.png"):
+        assert_png(stage_outputs["model"].parent / "figures" / figure)
+    assert_png(stage_outputs["labels"].parent / "figures" / "pseudo_labels.png")
+
+
 def test_self_training_uses_labeled_plus_pool(stage_outputs: dict[str, Path]) -> None:
     metrics = json.loads((stage_outputs["out"] / "finetune" / "self" / "metrics.json").read_text())
     assert metrics["train_size"] == 199 + 590

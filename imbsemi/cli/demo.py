@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
+from imbsemi import plots
 from imbsemi.cli.common import parse_config, start_run
 from imbsemi.cli.finetune import run_finetune
 from imbsemi.cli.pseudolabel import run_pseudolabel
@@ -72,6 +73,8 @@ def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
     metrics = {"config_hash": config_hash(config), "test": reports,
                "train_counts": ce_metrics["labeled_counts"]}
     write_json(folder / "metrics.json", metrics)
+    plots.per_class_bars(folder / "figures" / "per_class_vs_size.png", metrics["train_counts"],
+                         {v: reports[v]["per_class_acc"] for v in VARIANTS}, "per-class test accuracy")
     return metrics
 
 

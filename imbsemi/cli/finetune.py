@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pytorch_lightning as pl
+import torch
 from torch import nn
+
+from imbsemi import plots
 
 from imbsemi.checkpoints import load_backbone, load_classifier
 from imbsemi.classifier.module import ClassifierModule
@@ -65,6 +68,19 @@ def choose_tau(module: ClassifierModule, trainer: pl.Trainer, datamodule: LTData
     return max(scores, key=scores.get)
 
 
+@torch.inference_mode()
+def write_figures(folder: Path, model: nn.Module, datamodule: LTDataModule, report: dict[str, Any],
+                  seed: int) -> None:
+    """figures/per_class.png (test accuracy per class vs class size) and figures/tsne.png (test features)."""
+    plots.per_class_bars(folder / "per_class.png", datamodule.counts, {"test accuracy": report["per_class_acc"]},
+                         "per-class test accuracy")
+    model.eval()
+    device = next(model.parameters()).device
+    features = torch.cat([model.features(x.to(device)).float().cpu() for x, _ in datamodule.test_dataloader()])
+    coordinates, chosen = plots.tsne_embedding(features.numpy(), seed)
+    plots.tsne_scatter(folder / "tsne.png", coordinates, datamodule.test.targets[chosen], "t-SNE of test features")
+
+
 def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     """Train (or, for tau_norm, adjust) a classifier, select it on the validation split, report the test set.
 
@@ -116,6 +132,7 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
                "labeled_counts": datamodule.counts}
     export_model(model_path, model, "classifier", config, datamodule,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
+    write_figures(folder / "figures", model, datamodule, module.test_report, config.seed)
     write_json(folder / "metrics.json", metrics)
     report = module.test_report
     print(f"finetune: test acc={report['acc']:.3f} balanced_acc={report['balanced_acc']:.3f}; "

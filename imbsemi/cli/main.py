@@ -1,16 +1,17 @@
-"""`imbsemi <command>`: pseudolabel, demo, pipeline, data."""
+"""`imbsemi <command>`: pseudolabel, demo, pipeline, report, data."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import data, demo, pseudolabel
+from imbsemi.cli import data, demo, pseudolabel, report
 from imbsemi.cli.common import user_errors_to_exit
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "pseudolabel": (pseudolabel.main, "pseudo-label the unlabeled pool with a classifier checkpoint"),
     "demo": (demo.main, "the whole pipeline on the embedded digits dataset, with a comparison table"),
     "pipeline": (demo.main, "pipeline --config FILE: stage 1 -> 2 -> 3 from one config, reusing finished stages"),
+    "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
     "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
 }
 

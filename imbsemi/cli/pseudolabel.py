@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from imbsemi import plots
 from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
 from imbsemi.cli.common import make_datamodule, parse_config, save_manifest, start_run
@@ -44,6 +45,10 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
     path = folder / "pseudo_labels.npz"
     PseudoLabels(labels, confidences, provenance).save(path)
     classes = datamodule.num_classes
+    if report is not None:
+        plots.per_class_bars(folder / "figures" / "pseudo_labels.png", datamodule.counts,
+                             {"recall": report["per_class_acc"], "precision": report["per_class_precision"]},
+                             "pseudo-labels against reference labels")
     write_json(folder / "metrics.json", {
         "reference_accuracy": accuracy, "pool_size": len(pool), "reference_report": report,
         "pseudo_label_counts": np.bincount(labels, minlength=classes).tolist(),

@@ -1,0 +1,70 @@
+"""Report figures as PNG files: per-class accuracy against class size, pseudo-label precision and
+recall per class, and a t-SNE of test features (matplotlib and scikit-learn imported lazily)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from imbsemi.io import atomic_write
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: object, path: Path) -> None:
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+
+
+def per_class_bars(path: Path, train_counts: Sequence[int], series: Mapping[str, Sequence[float | None]],
+                   title: str) -> None:
+    """Grouped bars of per-class values (one group per class, head to tail by training count)."""
+    plt = _figure()
+    order = np.argsort(train_counts)[::-1]
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.5))
+    for i, (name, values) in enumerate(series.items()):
+        heights = [np.nan if values[c] is None else 100 * values[c] for c in order]
+        ax.bar(np.arange(len(order)) + i * width, heights, width, label=name)
+    ax.set_xticks(np.arange(len(order)) + width * (len(series) - 1) / 2)
+    ax.set_xticklabels([f"{c}\n({train_counts[c]})" for c in order], fontsize=8)
+    ax.set_xlabel("class (training images)")
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def tsne_embedding(features: np.ndarray, seed: int, max_points: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """(2-d t-SNE coordinates, indices of the embedded points): at most ``max_points``, chosen by ``seed``."""
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.permutation(len(features))[:max_points])
+    perplexity = float(min(30, max(2, len(chosen) - 1) // 3))
+    coordinates = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(
+        features[chosen].astype(np.float32))
+    return coordinates, chosen
+
+
+def tsne_scatter(path: Path, coordinates: np.ndarray, labels: np.ndarray, title: str) -> None:
+    """Scatter of 2-d coordinates coloured by class."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    points = ax.scatter(coordinates[:, 0], coordinates[:, 1], c=labels, cmap="tab10", s=6)
+    ax.legend(*points.legend_elements(), fontsize=6, loc="best", title="class")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    _save(fig, path)
+    plt.close(fig)
