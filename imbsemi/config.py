@@ -176,11 +176,13 @@ class SelfTrainingConfig:
     """Stage 3 with ``pseudo_labels``: pool images with confidence >= ``threshold`` join the labeled
     set under their pseudo-labels, their loss weighted by ``omega`` (the paper: 1, no threshold).
     ``unlabeled_share``: expected share of pool images per batch (null: the natural proportion of
-    the concatenated sets, as the paper)."""
+    the concatenated sets, as the paper). ``soft``: train on the stored softmax instead of the
+    argmax (needs a file made with ``save_probabilities``)."""
     omega: float = field(default=1.0, metadata=at_least(0))
     threshold: float = field(default=0.0, metadata=between(0, 1))
     unlabeled_share: float | None = field(default=None, metadata=optional(_check(lambda v: 0 < v < 1,
                                                                                   "must be in (0, 1)")))
+    soft: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ class FinetuneStage:
     ``mode``: ``train`` (the whole network), ``crt`` (classifier re-training: frozen backbone with
     frozen BatchNorm statistics, a new head, class-balanced sampling), ``tau_norm`` (no training:
     rescale the head of the ``init`` classifier by tau; ``tau: null`` picks it on the validation
-    split from 0, 0.1, ..., 2). ``posthoc_tau`` > 0 evaluates with post-hoc logit adjustment."""
+    split from 0, 0.1, ..., 2). ``posthoc_tau`` > 0 evaluates with post-hoc logit adjustment.
+    ``shot_thresholds``: a class is many-shot above the first and few-shot below the second count of
+    training images (null: 100 / 20, or thirds of the log-count range when no class has over 100)."""
     loss: LossConfig = field(default_factory=LossConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
     self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
@@ -199,12 +203,16 @@ class FinetuneStage:
     mode: Literal["train", "crt", "tau_norm"] = "train"
     tau: float | None = field(default=1.0, metadata=optional(at_least(0)))
     posthoc_tau: float = field(default=0.0, metadata=at_least(0))
+    shot_thresholds: list[float] | None = field(default=None, metadata=_check(
+        lambda v: v is None or (len(v) == 2 and v[0] >= v[1] >= 0),
+        "must be [many_above, few_below] with many_above >= few_below >= 0 (or null: automatic)"))
 
 
 @dataclass(frozen=True)
 class PseudolabelStage:
-    """Prediction of the unlabeled pool."""
+    """Prediction of the unlabeled pool; ``save_probabilities`` keeps the full softmax (soft targets)."""
     batch_size: int = field(default=512, metadata=at_least(1))
+    save_probabilities: bool = False
 
 
 @dataclass(frozen=True)

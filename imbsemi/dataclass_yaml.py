@@ -138,6 +138,10 @@ def _convert(hint: Any, value: Any, origin: str, key: str) -> Any:
         if value not in allowed:
             raise ConfigError(f"{origin}: {key} = {value!r}: expected one of {', '.join(map(str, allowed))}")
         return value
+    if origin_type is list:
+        if not isinstance(value, list):
+            _type_error(hint, value, origin, key)
+        return [_convert(typing.get_args(hint)[0], item, origin, f"{key}[{i}]") for i, item in enumerate(value)]
     if origin_type is dict or hint is dict:
         if not isinstance(value, dict):
             _type_error(hint, value, origin, key)

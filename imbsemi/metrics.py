@@ -31,14 +31,15 @@ def shot_thresholds(train_counts: Sequence[int]) -> tuple[float, float]:
     return n_min * rho ** (2 / 3), n_min * rho ** (1 / 3)
 
 
-def classification_report(preds: torch.Tensor, targets: torch.Tensor,
-                          train_counts: Sequence[int]) -> dict:
+def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_counts: Sequence[int],
+                          thresholds: Sequence[float] | None = None) -> dict:
     """Accuracy, balanced accuracy (mean per-class recall), per-class accuracy (recall) and precision
     (None for a class never predicted), the confusion matrix (rows: true class) and shot groups.
 
     Args:
         preds, targets: int64 (N,) predicted and true labels.
         train_counts: training images per class, to assign classes to many/medium/few.
+        thresholds: (many_above, few_below); default ``shot_thresholds(train_counts)``.
     """
     num_classes = len(train_counts)
     confusion = multiclass_confusion_matrix(preds, targets, num_classes).double()
@@ -47,7 +48,7 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor,
     predicted = confusion.sum(0)
     precision = [None if n == 0 else float(d / n) for d, n in zip(confusion.diagonal(), predicted)]
     present = [acc for acc, n in zip(per_class, support.tolist()) if n > 0]
-    many_above, few_below = shot_thresholds(train_counts)
+    many_above, few_below = thresholds if thresholds is not None else shot_thresholds(train_counts)
     groups = {"many": [], "medium": [], "few": []}
     for label, count in enumerate(train_counts):
         group = "many" if count > many_above else "few" if count < few_below else "medium"

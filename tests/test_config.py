@@ -34,6 +34,8 @@ from conftest import CONFIGS, ROOT
     ("self_training.unlabeled_share=1.0", "self_training.unlabeled_share = 1.0: must be in (0, 1) (or null)"),
     ("self_training.omega=-1", "self_training.omega = -1: must be >= 0"),
     ("rule.beta=1.0", "rule.beta = 1.0: must be in (0, 1)"),
+    ("shot_thresholds=[10, 20]", "shot_thresholds = [10, 20]: must be [many_above, few_below]"),
+    ("shot_thresholds=[10, x]", "shot_thresholds[1] = 'x' (str): expected float"),
     ("rule.name=balanced", "rule.name = 'balanced': expected one of none, reweight, resample, resample_effective, drw"),
     ("trainer.precison=bf16", "unknown key trainer.precison; allowed: pytorch_lightning.Trainer arguments"),
 ])

@@ -35,5 +35,6 @@ def test_demo_prints_table_and_result_line(tmp_path: Path) -> None:
     assert match, lines[-1]
     ce, ce_ssp, ce_pseudo = map(float, match.groups())
     assert min(ce, ce_ssp, ce_pseudo) >= 0.6
+    assert ce_pseudo >= ce + 0.015  # seed 0: 0.866 -> 0.902; over 3 seeds 87.2 +- 2.2 -> 90.1 +- 0.8
     assert any(line.startswith("few ") for line in lines)
     assert len(list(tmp_path.glob("pipeline/*/metrics.json"))) == 1

@@ -22,6 +22,12 @@ def test_report_on_hand_computed_case() -> None:
     assert (report["many"], report["medium"], report["few"]) == (0.75, 0.5, 0.5)
 
 
+def test_configured_thresholds_regroup_classes() -> None:
+    report = classification_report(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2]), [500, 50, 5], thresholds=(40, 10))
+    assert report["shot_groups"] == {"many": [0, 1], "medium": [], "few": [2]}
+    assert math.isnan(report["medium"])
+
+
 def test_small_datasets_split_the_log_count_range_in_thirds() -> None:
     many, few = shot_thresholds([50, 38, 29, 23, 17, 13, 10, 8, 6, 5])
     assert math.isclose(many, 5 * 10 ** (2 / 3)) and math.isclose(few, 5 * 10 ** (1 / 3))

@@ -171,3 +171,27 @@ def test_threshold_that_leaves_no_pool_image_is_an_error(tmp_path: Path) -> None
                                         r"confidence 0.900\)"):
         config = load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.95")
         finetune.run_finetune(config, tmp_path)
+
+
+def test_soft_self_training_uses_the_stored_softmax(tmp_path: Path) -> None:
+    from imbsemi.cli.common import make_datamodule
+
+    datamodule = make_datamodule(load_finetune(tmp_path), 64)
+    pool = datamodule.pool
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(10), len(pool)).astype(np.float32)
+    path = tmp_path / "soft.npz"
+    PseudoLabels(probabilities.argmax(1), probabilities.max(1), {"pool_fingerprint": pool.fingerprint(),
+                                                                 "pool_size": len(pool)}, probabilities).save(path)
+    loaded = PseudoLabels.load(path)
+    assert np.array_equal(loaded.probabilities, probabilities)
+    datamodule.use_pseudo_labels(loaded.labels, loaded.confidences, probabilities=loaded.probabilities)
+    targets = torch.cat([y for _, y in datamodule.train_dataloader()])
+    assert targets.shape[1] == 10 and torch.allclose(targets.sum(1), torch.ones(len(targets)), atol=1e-5)
+    one_hot = (targets == 1).any(1)  # labeled images
+    assert 0 < one_hot.sum() < len(targets) and ((targets > 0).sum(1)[one_hot] == 1).all()
+    metrics = finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={path}", "self_training.soft=true",
+                                                  "name=soft"), tmp_path)
+    assert metrics["train_size"] == 199 + 590
+    with pytest.raises(DataError, match="has no probabilities; make it with imbsemi pseudolabel"):
+        finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={graded_pseudo_labels(tmp_path)}",
+                                            "self_training.soft=true"), tmp_path)

@@ -29,6 +29,7 @@ class ClassifierModule(pl.LightningModule):
         posthoc_tau: evaluate argmax(z - tau log pi) (post-hoc logit adjustment) when > 0.
         freeze_backbone: train the head only, with BatchNorm statistics frozen too (cRT); the
             caller turns off the backbone's gradients.
+        shot_thresholds: (many_above, few_below) for the shot groups; None: automatic.
     """
 
     monitor = "val/balanced_acc"  # model selection on the validation split
@@ -36,11 +37,12 @@ class ClassifierModule(pl.LightningModule):
     def __init__(self, model: nn.Module, loss: ImbalancedLoss, optim: OptimConfig, epochs: int,
                  train_counts: Sequence[int], compile_model: bool = False,
                  weight_schedule: WeightSchedule | None = None, posthoc_tau: float = 0.0,
-                 freeze_backbone: bool = False) -> None:
+                 freeze_backbone: bool = False, shot_thresholds: Sequence[float] | None = None) -> None:
         super().__init__()
         self.model, self.loss, self.compile_model = model, loss, compile_model
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
         self.weight_schedule, self.posthoc_tau, self.freeze_backbone = weight_schedule, posthoc_tau, freeze_backbone
+        self.shot_thresholds = shot_thresholds
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
 
@@ -81,7 +83,7 @@ class ClassifierModule(pl.LightningModule):
     def _report(self, split: str) -> dict:
         preds, targets = (torch.cat(parts) for parts in zip(*self._outputs[split]))
         self._outputs[split].clear()
-        return classification_report(preds.cpu(), targets.cpu(), self.train_counts)
+        return classification_report(preds.cpu(), targets.cpu(), self.train_counts, self.shot_thresholds)
 
     def on_validation_epoch_end(self) -> None:
         report = self._report("val")

@@ -18,17 +18,20 @@ from imbsemi.io import atomic_write, read_pickle, write_json
 
 @dataclass(frozen=True)
 class PseudoLabels:
-    """One hard label (argmax) and its confidence (max softmax) per pool image, with provenance
-    (``pool_fingerprint``, ``pool_size``, ``checkpoint_sha256``, ``seed``, ...)."""
+    """One hard label (argmax) and its confidence (max softmax) per pool image, optionally the full
+    softmax (N, C) for soft targets, with provenance (``pool_fingerprint``, ``pool_size``,
+    ``checkpoint_sha256``, ``seed``, ...)."""
     labels: np.ndarray
     confidences: np.ndarray
     provenance: dict[str, Any]
+    probabilities: np.ndarray | None = None
 
     def save(self, path: str | Path) -> None:
         """Write ``path`` (.npz) and its ``.json`` sidecar."""
         path = Path(path)
+        extra = {} if self.probabilities is None else {"probabilities": self.probabilities}
         with atomic_write(path) as handle:
-            np.savez(handle, labels=self.labels, confidences=self.confidences)
+            np.savez(handle, labels=self.labels, confidences=self.confidences, **extra)
         write_json(path.with_suffix(".json"), self.provenance)
 
     @classmethod
@@ -43,6 +46,7 @@ class PseudoLabels:
         try:
             with np.load(path) as arrays:
                 labels, confidences = arrays["labels"], arrays["confidences"]
+                probabilities = arrays["probabilities"] if "probabilities" in arrays.files else None
             provenance = json.loads(sidecar.read_text())
         except KeyError as err:
             raise DataError(f"pseudo-label file {path}: missing array {err}; expected labels, confidences") from err
@@ -53,7 +57,11 @@ class PseudoLabels:
                             f"got {labels.dtype} {labels.shape} and {confidences.shape}")
         if not np.isfinite(confidences).all():
             raise DataError(f"pseudo-label file {path}: confidences contain NaN or inf")
-        return cls(labels.astype(np.int64), confidences.astype(np.float32), provenance)
+        if probabilities is not None and (len(probabilities) != len(labels) or not np.isfinite(probabilities).all()):
+            raise DataError(f"pseudo-label file {path}: probabilities must be finite, one row per label; "
+                            f"got {probabilities.shape}")
+        return cls(labels.astype(np.int64), confidences.astype(np.float32), provenance,
+                   None if probabilities is None else probabilities.astype(np.float32))
 
     @classmethod
     def load_original(cls, path: Path) -> "PseudoLabels":
@@ -101,13 +109,9 @@ class PseudoLabels:
 
 @torch.inference_mode()
 def predict(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-            device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """(argmax labels int64, max-softmax confidences float32) of ``model`` over ``batches``."""
+            device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(argmax labels int64, max-softmax confidences, softmax (N, C)) of ``model`` over ``batches``."""
     model = model.to(device).eval()
-    labels, confidences = [], []
-    for images, _ in batches:
-        probs = model(images.to(device)).float().softmax(1)
-        confidence, label = probs.max(1)
-        labels.append(label.cpu())
-        confidences.append(confidence.cpu())
-    return torch.cat(labels).numpy().astype(np.int64), torch.cat(confidences).numpy().astype(np.float32)
+    probabilities = torch.cat([model(images.to(device)).float().softmax(1).cpu() for images, _ in batches])
+    confidences, labels = probabilities.max(1)
+    return labels.numpy().astype(np.int64), confidences.numpy(), probabilities.numpy()

@@ -20,7 +20,7 @@ from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_
                                 save_manifest, start_run, user_errors_to_exit)
 from imbsemi.config import FinetuneConfig
 from imbsemi.data.datamodule import LTDataModule
-from imbsemi.errors import CheckpointError, ConfigError
+from imbsemi.errors import CheckpointError, ConfigError, DataError
 from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
 from imbsemi.losses.weighting import (WeightSchedule, class_sampling_probabilities, sample_weights,
@@ -92,7 +92,11 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         pseudo = PseudoLabels.load(config.pseudo_labels)
         labels, confidences = pseudo.for_pool(datamodule.pool, config.pseudo_labels)
         st = config.self_training
-        datamodule.use_pseudo_labels(labels, confidences, st.threshold, st.omega)
+        if st.soft and pseudo.probabilities is None:
+            raise DataError(f"self_training.soft: {config.pseudo_labels} has no probabilities; make it with "
+                            "imbsemi pseudolabel ... save_probabilities=true")
+        datamodule.use_pseudo_labels(labels, confidences, st.threshold, st.omega,
+                                     pseudo.probabilities if st.soft else None)
     save_manifest(folder, datamodule)
     counts = datamodule.train_set.class_counts()
     rule = "resample" if config.mode == "crt" and config.rule.name == "none" else config.rule.name
@@ -109,7 +113,8 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         config.rule.drw_fraction * config.epochs)
     schedule = WeightSchedule(rule, counts, config.rule.weights, config.rule.beta, drw_start)
     module = ClassifierModule(model, loss, config.optim, config.epochs, datamodule.counts, config.model.compile,
-                              schedule, config.posthoc_tau, freeze_backbone=config.mode == "crt")
+                              schedule, config.posthoc_tau, freeze_backbone=config.mode == "crt",
+                              shot_thresholds=config.shot_thresholds)
     trainer = make_trainer(config, folder, config.epochs, module.monitor if len(datamodule.val) else None)
     tau = None
     if config.mode == "tau_norm":

@@ -34,7 +34,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     mean, std = (torch.tensor(meta["normalization"][k], device=device) for k in ("mean", "std"))
     batches = DeviceLoader(pool, config.batch_size, Standardize(mean, std), device=device)
-    labels, confidences = predict(model, batches, device)
+    labels, confidences, probabilities = predict(model, batches, device)
     relevant = pool.targets >= 0
     accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None
     report = classification_report(torch.from_numpy(labels[relevant]), torch.from_numpy(pool.targets[relevant]),
@@ -43,7 +43,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path) -> Path:
                   "checkpoint_sha256": sha256_file(config.checkpoint), "seed": config.seed,
                   "config_hash": config_hash(config), "reference_accuracy": accuracy}
     path = folder / "pseudo_labels.npz"
-    PseudoLabels(labels, confidences, provenance).save(path)
+    PseudoLabels(labels, confidences, provenance, probabilities if config.save_probabilities else None).save(path)
     classes = datamodule.num_classes
     if report is not None:
         plots.per_class_bars(folder / "figures" / "pseudo_labels.png", datamodule.counts,

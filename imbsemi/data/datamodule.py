@@ -39,6 +39,7 @@ class LTDataModule(pl.LightningDataModule):
         self.sample_weights: np.ndarray | None = None  # per train_set image, for re-sampling rules
         self.train_views: ViewParams | None = None  # two augmented views per image (contrastive SSL)
         self.loss_weights: np.ndarray | None = None  # per train_set image (omega on pseudo-labeled images)
+        self.soft_targets: np.ndarray | None = None  # (N, C) per train_set image, for soft self-training
         self._built = False
 
     def setup(self, stage: str | None = None) -> None:
@@ -99,9 +100,10 @@ class LTDataModule(pl.LightningDataModule):
         return pool
 
     def use_pseudo_labels(self, labels: np.ndarray, confidences: np.ndarray, threshold: float = 0.0,
-                          omega: float = 1.0) -> None:
+                          omega: float = 1.0, probabilities: np.ndarray | None = None) -> None:
         """Train on labeled + the pool images whose confidence is >= ``threshold``, under their pseudo-labels
-        (one label and confidence per pool image), with their loss weighted by ``omega``."""
+        (one label and confidence per pool image), with their loss weighted by ``omega``; with
+        ``probabilities`` (N_pool, C) the targets are soft (labeled images one-hot)."""
         if len(labels) != len(self.pool) or len(confidences) != len(self.pool):
             raise DataError(f"pseudo-labels: {len(labels)} labels for a pool of {len(self.pool)} images")
         keep = np.flatnonzero(confidences >= threshold)
@@ -111,6 +113,9 @@ class LTDataModule(pl.LightningDataModule):
         self.pseudo_labeled = self.pool.subset(keep).with_targets(labels[keep])
         self.loss_weights = None if omega == 1 else np.concatenate(
             [np.ones(len(self.labeled)), np.full(len(keep), omega)]).astype(np.float32)
+        if probabilities is not None:
+            one_hot = np.eye(self.num_classes, dtype=np.float32)[self.labeled.targets]
+            self.soft_targets = np.concatenate([one_hot, probabilities[keep].astype(np.float32)])
 
     @property
     def train_set(self) -> ImageArrays:
@@ -132,9 +137,9 @@ class LTDataModule(pl.LightningDataModule):
         torchvision Dataset + DataLoader with PIL transforms (``loader: torch``)."""
         aug = self.config.augment
         if self.config.loader == "torch":
-            if self.loss_weights is not None:
-                raise DataError("data.loader: torch does not weight samples; use data.loader: device for "
-                                "self_training.omega != 1")
+            if self.loss_weights is not None or self.soft_targets is not None:
+                raise DataError("data.loader: torch has no per-sample weights or soft targets; use "
+                                "data.loader: device for self_training.omega != 1 or self_training.soft")
             return classic_loader(self.train_set, self.batch_size, self.mean, self.std, aug.crop_padding, aug.flip,
                                   self.config.workers, self.seed, self.sample_weights, self.train_views)
         trainer = getattr(self, "trainer", None)
@@ -145,7 +150,7 @@ class LTDataModule(pl.LightningDataModule):
             transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
         return DeviceLoader(self.train_set, self.batch_size, transform, shuffle=True, seed=self.seed,
                             device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
-                            loss_weights=self.loss_weights)
+                            loss_weights=self.loss_weights, soft_targets=self.soft_targets)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""

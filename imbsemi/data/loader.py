@@ -28,14 +28,17 @@ class DeviceLoader:
         sample_weights: per-image weights; each epoch then draws len(arrays) images with
             replacement in proportion to them (re-sampling rules) instead of a permutation.
         loss_weights: per-image loss weights; training batches then are (inputs, targets, weights).
+        soft_targets: (N, C) target distributions served in place of the integer targets when training.
     """
 
     def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
                  seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1,
-                 sample_weights: np.ndarray | None = None, loss_weights: np.ndarray | None = None) -> None:
+                 sample_weights: np.ndarray | None = None, loss_weights: np.ndarray | None = None,
+                 soft_targets: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
-        self.targets = torch.from_numpy(arrays.targets).to(self.device)
+        self.targets = torch.from_numpy(arrays.targets if soft_targets is None or not shuffle
+                                        else np.ascontiguousarray(soft_targets, dtype=np.float32)).to(self.device)
         self.transform, self.shuffle, self.seed = transform, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.sample_weights = None if sample_weights is None else torch.as_tensor(
