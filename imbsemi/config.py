@@ -235,10 +235,12 @@ class PseudolabelConfig(PseudolabelStage, CommonConfig):
 
 @dataclass(frozen=True)
 class PipelineConfig(CommonConfig):
-    """`imbsemi demo` / pipeline config: every stage's section in one file."""
+    """`imbsemi pipeline` / `demo` config: every stage's section in one file. ``rounds`` > 1 re-labels
+    the pool with each round's self-trained model and self-trains again."""
     ssp: SSPStage = field(default_factory=SSPStage)
     finetune: FinetuneStage = field(default_factory=FinetuneStage)
     pseudolabel: PseudolabelStage = field(default_factory=PseudolabelStage)
+    rounds: int = field(default=1, metadata=at_least(1))
 
 
 # ---------------------------------------------------------------- loading

@@ -28,3 +28,15 @@ def test_second_run_reuses_finished_stages(tmp_path: Path, capsys: pytest.Captur
     assert second["test"]["ce+pseudo"]["acc"] == pytest.approx(first["test"]["ce+pseudo"]["acc"])
     from test_plots import assert_png
     assert_png(folder / "figures" / "per_class_vs_size.png")
+
+
+def test_relabelling_rounds_chain_self_trained_labelers(tmp_path: Path) -> None:
+    config = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [*TINY, f"out_dir={tmp_path}", "rounds=2"])
+    folder = start_run(config, "pipeline", "quickstart")
+    metrics = run_pipeline(config, folder)
+    from imbsemi.io import read_json
+    second_labels = read_json(folder / "pseudolabel" / "from_ce_pseudo" / "pseudo_labels.json")
+    assert second_labels["checkpoint"] == str(folder / "finetune" / "ce_pseudo" / "model.pt")
+    round2 = read_json(folder / "finetune" / "ce_pseudo_round2" / "metrics.json")
+    assert round2["pseudo_labels"] == str(folder / "pseudolabel" / "from_ce_pseudo" / "pseudo_labels.npz")
+    assert metrics["test"]["ce+pseudo"] == round2["test"]

@@ -42,8 +42,9 @@ def finished(stage_cfg: Any, stage: str) -> Path | None:
 
 
 def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
-    """SSP -> CE, CE + SSP -> pseudo-labels from CE -> CE on labeled + pseudo-labeled, skipping stages
-    already completed with the same config. Returns the test reports per variant (also written to
+    """SSP -> CE, CE + SSP -> pseudo-labels from CE -> CE on labeled + pseudo-labeled (re-labelled by
+    the last self-trained model for ``rounds`` > 1), skipping stages already completed with the same
+    config. Returns the test reports per variant, ce+pseudo being the last round's (also written to
     ``folder/metrics.json``)."""
     def ssp_stage(stage_cfg: SSPConfig) -> Path:
         done = finished(stage_cfg, "ssp")
@@ -66,10 +67,15 @@ def run_pipeline(config: PipelineConfig, folder: Path) -> dict[str, Any]:
     reports = {"ce": ce_metrics["test"]}
     reports["ce+ssp"] = finetune_stage(stage_config(FinetuneConfig, config, folder, "ce_ssp", config.finetune,
                                                     init=str(backbone)))["test"]
-    pseudo = pseudolabel_stage(stage_config(PseudolabelConfig, config, folder, "from_ce", config.pseudolabel,
-                                            checkpoint=ce_metrics["model"]))
-    reports["ce+pseudo"] = finetune_stage(stage_config(FinetuneConfig, config, folder, "ce_pseudo", config.finetune,
-                                                       pseudo_labels=str(pseudo)))["test"]
+    labeler, labeler_name = ce_metrics["model"], "ce"
+    for round_index in range(1, config.rounds + 1):
+        suffix = "" if round_index == 1 else f"_round{round_index}"
+        pseudo = pseudolabel_stage(stage_config(PseudolabelConfig, config, folder, f"from_{labeler_name}",
+                                                config.pseudolabel, checkpoint=labeler))
+        self_trained = finetune_stage(stage_config(FinetuneConfig, config, folder, f"ce_pseudo{suffix}",
+                                                   config.finetune, pseudo_labels=str(pseudo)))
+        labeler, labeler_name = self_trained["model"], f"ce_pseudo{suffix}"
+    reports["ce+pseudo"] = self_trained["test"]
     metrics = {"config_hash": config_hash(config), "test": reports,
                "train_counts": ce_metrics["labeled_counts"]}
     write_json(folder / "metrics.json", metrics)
