@@ -195,3 +195,14 @@ def test_soft_self_training_uses_the_stored_softmax(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="has no probabilities; make it with imbsemi pseudolabel"):
         finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={graded_pseudo_labels(tmp_path)}",
                                             "self_training.soft=true"), tmp_path)
+
+
+def test_nan_confidences_and_foreign_sizes_are_refused(tmp_path: Path) -> None:
+    np.savez(tmp_path / "nan.npz", labels=np.zeros(3, np.int64), confidences=np.array([0.5, np.nan, 1.0]))
+    (tmp_path / "nan.json").write_text("{}")
+    with pytest.raises(DataError, match="nan.npz: confidences contain NaN or inf"):
+        PseudoLabels.load(tmp_path / "nan.npz")
+    np.savez(tmp_path / "short.npz", labels=np.zeros(3, np.int64), confidences=np.ones(3))
+    (tmp_path / "short.json").write_text("{}")
+    with pytest.raises(DataError, match=r"short.npz was made for another pool \(3 images"):
+        finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={tmp_path / 'short.npz'}"), tmp_path)
