@@ -85,6 +85,9 @@ def test_tau_norm_rescales_the_head(tmp_path: Path, base_model: Path) -> None:
     assert torch.equal(head["fc.bias"], torch.zeros(10))
     chosen = finetune(tmp_path, "tau_auto", "mode=tau_norm", "tau=null", f"init={base_model}")
     assert chosen["tau"] in TAU_GRID and chosen["best_val"] is not None
+    from imbsemi.errors import ConfigError
+    with pytest.raises(ConfigError, match="tau: null picks tau on the validation split"):
+        finetune(tmp_path, "tau_no_val", "mode=tau_norm", "tau=null", "data.val_per_class=0", f"init={base_model}")
 
 
 def test_ldam_trains_with_the_cosine_head(tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ def initial_model(config: FinetuneConfig, datamodule: LTDataModule) -> tuple[nn.
     """The network to train: fresh, from a backbone (``init``), or the ``init`` classifier (tau_norm)."""
     if config.mode in ("crt", "tau_norm") and config.init is None:
         raise ConfigError(f"mode: {config.mode} needs init=PATH, a trained classifier's model.pt")
+    if config.mode == "tau_norm" and config.tau is None and not len(datamodule.val):
+        raise ConfigError("tau: null picks tau on the validation split, but data.val_per_class = 0; "
+                          "give tau or a validation split")
     if config.mode == "tau_norm":
         model, meta = load_classifier(config.init)
         if (meta["arch"], meta["arch_kwargs"]["num_classes"]) != (config.model.arch, datamodule.num_classes):
@@ -101,10 +104,11 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
     counts = datamodule.train_set.class_counts()
     rule = "resample" if config.mode == "crt" and config.rule.name == "none" else config.rule.name
     datamodule.sample_weights = sample_weights(datamodule.train_set.targets, counts, rule, config.rule.beta)
-    share = config.self_training.unlabeled_share
-    if share is not None and datamodule.pseudo_labeled is not None:
+    mixed = config.self_training.unlabeled_share is not None and datamodule.pseudo_labeled is not None
+    if mixed:
         datamodule.sample_weights = with_unlabeled_share(datamodule.sample_weights, len(datamodule.labeled),
-                                                         len(datamodule.train_set), share)
+                                                         len(datamodule.train_set),
+                                                         config.self_training.unlabeled_share)
     model, init_report = initial_model(config, datamodule)
     if init_report:
         print(f"finetune: init from {config.init}: {init_report}")
@@ -128,7 +132,7 @@ def run_finetune(config: FinetuneConfig, folder: Path) -> dict[str, Any]:
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
         best_val = best_score(trainer)
     model_path = folder / "model.pt"
-    resampled = datamodule.sample_weights is not None and share is None
+    resampled = datamodule.sample_weights is not None and not mixed
     metrics = {"model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
                "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
                "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist()

@@ -113,9 +113,8 @@ class LTDataModule(pl.LightningDataModule):
         self.pseudo_labeled = self.pool.subset(keep).with_targets(labels[keep])
         self.loss_weights = None if omega == 1 else np.concatenate(
             [np.ones(len(self.labeled)), np.full(len(keep), omega)]).astype(np.float32)
-        if probabilities is not None:
-            one_hot = np.eye(self.num_classes, dtype=np.float32)[self.labeled.targets]
-            self.soft_targets = np.concatenate([one_hot, probabilities[keep].astype(np.float32)])
+        self.soft_targets = None if probabilities is None else np.concatenate(
+            [np.eye(self.num_classes, dtype=np.float32)[self.labeled.targets], probabilities[keep].astype(np.float32)])
 
     @property
     def train_set(self) -> ImageArrays:

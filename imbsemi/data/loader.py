@@ -28,7 +28,7 @@ class DeviceLoader:
         sample_weights: per-image weights; each epoch then draws len(arrays) images with
             replacement in proportion to them (re-sampling rules) instead of a permutation.
         loss_weights: per-image loss weights; training batches then are (inputs, targets, weights).
-        soft_targets: (N, C) target distributions served in place of the integer targets when training.
+        soft_targets: (N, C) target distributions served in place of the integer targets.
     """
 
     def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
@@ -37,8 +37,8 @@ class DeviceLoader:
                  soft_targets: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
-        self.targets = torch.from_numpy(arrays.targets if soft_targets is None or not shuffle
-                                        else np.ascontiguousarray(soft_targets, dtype=np.float32)).to(self.device)
+        targets = arrays.targets if soft_targets is None else np.ascontiguousarray(soft_targets, dtype=np.float32)
+        self.targets = torch.from_numpy(targets).to(self.device)
         self.transform, self.shuffle, self.seed = transform, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.sample_weights = None if sample_weights is None else torch.as_tensor(
