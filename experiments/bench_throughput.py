@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from imbsemi.accel import prepare_model
 from imbsemi.classifier.pseudo_labels import predict
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import CropFlipTransform, Standardize, TwoViews
+from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize
 from imbsemi.data.classic import ArrayDataset, crop_flip_transforms
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.models import MODELS
@@ -138,10 +138,10 @@ def main() -> int:
     from lightly.transforms import MoCoV2Transform
     lightly_views = MoCoV2Transform(input_size=32, gaussian_blur=0.0, normalize={"mean": MEAN, "std": STD})
     ssl_classic = rate(endless(classic(arrays, lambda image: tuple(lightly_views(image)))), data_steps, 2, device)
-    views = DeviceLoader(arrays, 512, TwoViews(mean, std), shuffle=True, device=device)
+    views = DeviceLoader(arrays, 512, AugmentedViews(mean, std), shuffle=True, device=device)
     ssl_fast = rate(endless(lambda: views), data_steps, 2, device)
     print(f"\nSSL two-view batches: lightly MoCoV2Transform DataLoader {ssl_classic:,.0f} img/s; "
-          f"imbsemi TwoViews batch 512 {ssl_fast:,.0f} img/s")
+          f"imbsemi AugmentedViews batch 512 {ssl_fast:,.0f} img/s")
 
     model = MODELS["resnet32"](10).to(device)
     prepare_model(model, device, False)

@@ -102,5 +102,5 @@ def test_resolved_config_is_saved_in_the_run_folder(tmp_path: Path) -> None:
     folder = start_run(config, "ssp", "rotation_digits")
     assert folder == tmp_path / "ssp" / f"rotation_digits-{config_hash(config)[:8]}"
     saved = yaml.safe_load((folder / "config.yaml").read_text())
-    assert saved["data"]["rho"] == 20.0 and saved["method"] == {"name": "rotation", "kwargs": {}}
+    assert saved["data"]["rho"] == 20.0 and saved["method"]["kwargs"]["crop_scale"] == 0.2
     assert load_config(SSPConfig, folder / "config.yaml") == config

@@ -4,12 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
+from imbsemi.checkpoints import load_backbone
 from imbsemi.cli.common import (best_score, export_model, make_datamodule, make_model, make_trainer, parse_config,
                                 restore_best, save_manifest, start_run, user_errors_to_exit)
 from imbsemi.config import SSPConfig
 from imbsemi.io import write_json
 from imbsemi.registry import build
 from imbsemi.ssl import SSL_METHODS
+from imbsemi.ssl.knn import embed, knn_accuracy
 
 
 def run_ssp(config: SSPConfig, folder: Path) -> Path:
@@ -37,6 +41,23 @@ def run_ssp(config: SSPConfig, folder: Path) -> Path:
     write_json(folder / "metrics.json", {**scores, "best_checkpoint": best})
     print(f"ssp_pretrain: {config.method.name} {scores}; backbone -> {path}")
     return path
+
+
+def evaluate_knn(config: SSPConfig, backbone: Path | None, seed: int | None = None) -> float:
+    """Test-split kNN accuracy of an exported ``backbone`` with the labeled set as the bank and the
+    monitor's k, temperature and layer from ``config.method.kwargs``; with ``backbone`` None, of a
+    network initialised with ``seed`` (default ``config.seed``), the reference SSP must beat."""
+    datamodule = make_datamodule(config, config.optim.batch_size)
+    torch.manual_seed(config.seed if seed is None else seed)
+    model = make_model(config, datamodule, datamodule.num_classes).eval()
+    if backbone is not None:
+        load_backbone(model, backbone)
+    kwargs = config.method.kwargs
+    layer = kwargs.get("knn_layer")
+    bank, bank_labels = embed(model, datamodule.eval_loader(datamodule.labeled), layer)
+    features, labels = embed(model, datamodule.eval_loader(datamodule.test), layer)
+    return knn_accuracy(features, labels, bank, bank_labels, datamodule.num_classes, kwargs.get("knn_k", 20),
+                        kwargs.get("knn_t", 0.1))
 
 
 @user_errors_to_exit

@@ -1,7 +1,7 @@
 """Batched augmentation with per-sample random parameters, on whatever device the batch is on.
 
 Each ``*Transform`` maps a uint8 (N, H, W, C) batch and a generator to normalised float
-(N, C, H, W) batches; ``TwoViews`` returns two independently augmented views.
+(N, C, H, W) batches; ``AugmentedViews`` returns a tuple of independently augmented views.
 """
 from __future__ import annotations
 
@@ -67,10 +67,12 @@ def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tenso
 
 @dataclass(frozen=True)
 class ViewParams:
-    """Parameter ranges of one SSL view, named as lightly's MoCoV2Transform / SimCLRTransform.
+    """Parameter ranges of the SSL views, named as lightly's MoCoV2Transform / SimCLRTransform, and
+    how many views of each image a batch holds (``count``: 2 for the contrastive methods).
 
     Defaults are MoCoV2Transform's; Gaussian blur is left out, as in lightly's 32-pixel CIFAR recipe.
     """
+    count: int = 2
     min_scale: float = 0.2
     hf_prob: float = 0.5
     cj_prob: float = 0.8
@@ -186,8 +188,9 @@ class CropFlipTransform(Standardize):
         return normalize(crop_flip(images, self.padding, self.flip, generator), self.mean, self.std)
 
 
-class TwoViews(Standardize):
-    """Two independently augmented SSL views per image (random resized crop, flip, jitter, gray)."""
+class AugmentedViews(Standardize):
+    """``params.count`` independently augmented SSL views per image (random resized crop, flip,
+    jitter, gray), as a tuple."""
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, params: ViewParams = MOCO_V2_VIEWS) -> None:
         super().__init__(mean, std)
@@ -196,4 +199,4 @@ class TwoViews(Standardize):
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
         x = to_unit_float(images)
         return tuple(standardize(color_jitter(resized_crop_flip(x, self.params, generator), self.params, generator),
-                                 self.mean, self.std) for _ in range(2))
+                                 self.mean, self.std) for _ in range(self.params.count))

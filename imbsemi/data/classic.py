@@ -38,15 +38,17 @@ def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float],
 
 
 def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params: ViewParams) -> Callable:
-    """lightly's two-view SSL transform (SimCLRTransform, which MoCoV2Transform specialises) with the
-    ranges of ``params`` and no blur: PIL image -> (view, view)."""
-    from lightly.transforms import SimCLRTransform
+    """lightly's SSL view transform (SimCLRViewTransform, which MoCoV2Transform specialises) with the
+    ranges of ``params`` and no blur, ``params.count`` times: PIL image -> (view, ...)."""
+    from lightly.transforms import SimCLRViewTransform
+    from lightly.transforms.multi_view_transform import MultiViewTransform
 
-    transform = SimCLRTransform(input_size=size, cj_prob=params.cj_prob, cj_bright=params.cj_bright,
-                                cj_contrast=params.cj_contrast, cj_sat=params.cj_sat, cj_hue=params.cj_hue,
-                                min_scale=params.min_scale, random_gray_scale=params.random_gray_scale,
-                                gaussian_blur=0.0, hf_prob=params.hf_prob,
-                                normalize={"mean": list(mean), "std": list(std)})
+    view = SimCLRViewTransform(input_size=size, cj_prob=params.cj_prob, cj_bright=params.cj_bright,
+                               cj_contrast=params.cj_contrast, cj_sat=params.cj_sat, cj_hue=params.cj_hue,
+                               min_scale=params.min_scale, random_gray_scale=params.random_gray_scale,
+                               gaussian_blur=0.0, hf_prob=params.hf_prob,
+                               normalize={"mean": list(mean), "std": list(std)})
+    transform = MultiViewTransform([view] * params.count)
     return lambda image: tuple(transform(image.convert("RGB") if len(mean) == 3 else image))
 
 
@@ -54,7 +56,7 @@ def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], 
                    padding: int, flip: bool, workers: int, seed: int, sample_weights: np.ndarray | None = None,
                    views: ViewParams | None = None) -> DataLoader:
     """Shuffled (or, with ``sample_weights``, re-sampled) full batches from ``workers`` processes,
-    seeded: crop/flip-augmented images, or two SSL views per image with ``views``."""
+    seeded: crop/flip-augmented images, or ``views.count`` SSL views per image with ``views``."""
     size = arrays.image_shape[0]
     transform = (lightly_views(size, mean, std, views) if views is not None
                  else crop_flip_transforms(size, mean, std, padding, flip))

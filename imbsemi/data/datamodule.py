@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
 from imbsemi.data.arrays import ImageArrays, concat
-from imbsemi.data.augment import CropFlipTransform, Standardize, TwoViews, ViewParams
+from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize, ViewParams
 from imbsemi.data.classic import classic_loader
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
@@ -37,7 +37,7 @@ class LTDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.pseudo_labeled: ImageArrays | None = None
         self.sample_weights: np.ndarray | None = None  # per train_set image, for re-sampling rules
-        self.train_views: ViewParams | None = None  # two augmented views per image (contrastive SSL)
+        self.train_views: ViewParams | None = None  # SSL views instead of crop/flip (ViewParams.count per image)
         self.loss_weights: np.ndarray | None = None  # per train_set image (omega on pseudo-labeled images)
         self.soft_targets: np.ndarray | None = None  # (N, C) per train_set image, for soft self-training
         self._built = False
@@ -144,7 +144,7 @@ class LTDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         if self.train_views is not None:
-            transform = TwoViews(*self._stats(), self.train_views)
+            transform = AugmentedViews(*self._stats(), self.train_views)
         else:
             transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
         return DeviceLoader(self.train_set, self.batch_size, transform, shuffle=True, seed=self.seed,

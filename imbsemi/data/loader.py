@@ -19,7 +19,7 @@ class DeviceLoader:
     Args:
         arrays: the images to serve; copied to ``device`` once.
         batch_size: images per batch (per rank; capped at the shard size when ``shuffle``).
-        transform: uint8 batch + generator -> model input (e.g. CropFlipTransform, TwoViews).
+        transform: uint8 batch + generator -> model input (e.g. CropFlipTransform, AugmentedViews).
         shuffle: training mode: a new seeded permutation each epoch and full batches only
             (fixed shapes), each rank taking every ``world_size``-th index of the same permutation.
         seed: seeds the per-epoch permutations and augmentation.

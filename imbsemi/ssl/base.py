@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
-from lightly.utils.benchmarking.knn import knn_predict
 from torch import nn
 
 from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import ViewParams
 from imbsemi.optim import sgd_with_schedule
+from imbsemi.ssl.knn import check_layer, knn_accuracy, pooled_features
 
 
 def headless(backbone: nn.Module) -> nn.Module:
@@ -26,13 +25,14 @@ class SSLModule(pl.LightningModule):
 
     Every ``knn_every`` epochs (and at the last), validation logs ``val/knn_acc``: each validation
     image takes the weighted vote of its ``knn_k`` nearest labeled training images in the
-    backbone's normalised feature space (lightly's knn_predict, temperature ``knn_t``).
+    backbone's normalised feature space (lightly's knn_predict, temperature ``knn_t``), read at the
+    end of the network or, with ``knn_layer`` (e.g. "layer2"), at the end of that stage.
 
     Args:
         backbone: the network whose non-head tensors are exported (must have ``features(x)``).
         optim, epochs: SGD settings and the schedule length.
         compile_model: torch.compile the backbone's forward on CUDA.
-        knn_every, knn_k, knn_t: the kNN monitor.
+        knn_every, knn_k, knn_t, knn_layer: the kNN monitor.
     """
 
     views: ViewParams | None = None  # two-view training batches (contrastive methods) or crop/flip
@@ -40,16 +40,17 @@ class SSLModule(pl.LightningModule):
     min_batch_size = 1
 
     def __init__(self, backbone: nn.Module, optim: OptimConfig, epochs: int, compile_model: bool = False,
-                 knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1) -> None:
+                 knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1, knn_layer: str | None = None) -> None:
         super().__init__()
         if optim.batch_size < self.min_batch_size:
             raise ValueError(f"optim.batch_size = {optim.batch_size}: {type(self).__name__} needs at least "
                              f"{self.min_batch_size} images per batch")
         if knn_every < 1 or knn_k < 1 or knn_t <= 0:
             raise ValueError(f"knn_every = {knn_every}, knn_k = {knn_k}, knn_t = {knn_t}: must be >= 1, >= 1, > 0")
+        check_layer(backbone, knn_layer)
         self.backbone = backbone
         self.optim, self.epochs, self.compile_model = optim, epochs, compile_model
-        self.knn_every, self.knn_k, self.knn_t = knn_every, knn_k, knn_t
+        self.knn_every, self.knn_k, self.knn_t, self.knn_layer = knn_every, knn_k, knn_t, knn_layer
         self._val_features: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def on_fit_start(self) -> None:
@@ -63,8 +64,8 @@ class SSLModule(pl.LightningModule):
         return not self.trainer.sanity_checking and ((epoch + 1) % self.knn_every == 0 or epoch + 1 == self.epochs)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised backbone features (N, D)."""
-        return F.normalize(self.backbone.features(images).float(), dim=1)
+        """L2-normalised backbone features (N, D) at the kNN monitor's layer."""
+        return pooled_features(self.backbone, images, self.knn_layer)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         if self._knn_epoch():
@@ -78,6 +79,6 @@ class SSLModule(pl.LightningModule):
         bank, bank_labels = zip(*((self.features(x), y) for x, y in datamodule.eval_loader(datamodule.labeled)))
         features, labels = (torch.cat(parts) for parts in zip(*self._val_features))
         self._val_features.clear()
-        predicted = knn_predict(features, torch.cat(bank).T, torch.cat(bank_labels), datamodule.num_classes,
-                                self.knn_k, self.knn_t)[:, 0]
-        self.log("val/knn_acc", (predicted == labels).float().mean(), sync_dist=True)
+        accuracy = knn_accuracy(features, labels, torch.cat(bank), torch.cat(bank_labels), datamodule.num_classes,
+                                self.knn_k, self.knn_t)
+        self.log("val/knn_acc", accuracy, sync_dist=True)

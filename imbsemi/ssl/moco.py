@@ -36,10 +36,12 @@ class MoCoV2SSL(SSLModule):
     min_batch_size = 2
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1, *,
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 knn_layer: str | None = None, *,
                  out_dim: int = 128, memory_bank_size: int = 4096, temperature: float = 0.2,
                  momentum: float = 0.99) -> None:
-        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t)
+        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t,
+                         knn_layer)
         if memory_bank_size < 1 or temperature <= 0 or not 0 <= momentum <= 1:
             raise ValueError(f"memory_bank_size = {memory_bank_size}, temperature = {temperature}, momentum = "
                              f"{momentum}: need memory_bank_size >= 1, temperature > 0, 0 <= momentum <= 1")

@@ -1,6 +1,7 @@
 """Rotation prediction (Gidaris et al., ICLR 2018), the SSP of the paper for CIFAR (spec §7.1)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import torch
@@ -8,31 +9,50 @@ import torch.nn.functional as F
 from torch import nn
 
 from imbsemi.config import OptimConfig
-from imbsemi.data.augment import rotate_quarters
+from imbsemi.data.augment import MOCO_V2_VIEWS, rotate_quarters
 from imbsemi.ssl.base import SSLModule
 
 
 class RotationSSL(SSLModule):
     """Predict which of 4 rotations (0, 90, 180, 270 degrees) was applied; loss = CE over 4 classes.
 
-    Training batches (N, C, H, W) are rotated on their device with balanced random labels
-    (each rotation N/4 times); validation scores every image under all 4 rotations, and the
-    epoch with the best rotation accuracy is exported (as the original, spec §7.1).
+    By default, as the paper's ``pretrain_rot.py``: each training image (padded crop + flip) is rotated
+    once, with balanced random labels (each rotation N/4 times). ``all_rotations`` feeds every image
+    in all 4 rotations (RotNet's own recipe; the batch grows to 4N), and ``crop_scale`` replaces the
+    padded crop with a random resized crop of area in [crop_scale, 1] plus MoCo v2's colour jitter,
+    so that a small training set cannot be memorised. Validation scores every image under all 4
+    rotations, and the epoch with the best rotation accuracy is exported (spec §7.1).
 
     Args:
         make_backbone: num_classes -> network; called with 4 so its ``fc`` is the rotation head.
+        all_rotations: all 4 rotations of every image instead of one random rotation.
+        crop_scale: the smallest crop area (fraction of the image), or None for the padded crop.
     """
 
     monitor = "val/rot_acc"
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1) -> None:
-        super().__init__(make_backbone(4), optim, epochs, compile_model, knn_every, knn_k, knn_t)
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 knn_layer: str | None = None, *, all_rotations: bool = False,
+                 crop_scale: float | None = None) -> None:
+        super().__init__(make_backbone(4), optim, epochs, compile_model, knn_every, knn_k, knn_t, knn_layer)
+        if crop_scale is not None and not 0 < crop_scale <= 1:
+            raise ValueError(f"crop_scale = {crop_scale}: must be in (0, 1], or null for the padded crop")
+        if crop_scale is not None:
+            self.views = replace(MOCO_V2_VIEWS, count=1, min_scale=crop_scale)
+        self.all_rotations = all_rotations
         self._correct = self._seen = 0
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: tuple[torch.Tensor | tuple[torch.Tensor], torch.Tensor],
+                      batch_idx: int) -> torch.Tensor:
         images, _ = batch
-        quarters = torch.randperm(len(images), device=images.device) % 4
+        if self.views is not None:
+            (images,) = images
+        if self.all_rotations:
+            quarters = torch.arange(4, device=images.device).repeat_interleave(len(images))
+            images = images.repeat(4, 1, 1, 1)
+        else:
+            quarters = torch.randperm(len(images), device=images.device) % 4
         loss = F.cross_entropy(self.backbone(rotate_quarters(images, quarters)), quarters)
         self.log("train/loss", loss, prog_bar=True)
         return loss

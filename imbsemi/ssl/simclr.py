@@ -28,9 +28,11 @@ class SimCLRSSL(SSLModule):
     min_batch_size = 2
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1, *,
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 knn_layer: str | None = None, *,
                  out_dim: int = 128, temperature: float = 0.5) -> None:
-        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t)
+        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t,
+                         knn_layer)
         if temperature <= 0:
             raise ValueError(f"temperature = {temperature}: must be > 0")
         width = self.backbone.feature_dim

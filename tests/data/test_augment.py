@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, Standardize, TwoViews, color_jitter, crop_flip,
+from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, AugmentedViews, Standardize, color_jitter, crop_flip,
                                    normalize, rotate_quarters, sample_crop_boxes)
 from imbsemi.data.loader import DeviceLoader
 
@@ -110,9 +110,23 @@ def test_brightness_factor_range() -> None:
 
 def test_two_views_differ_and_have_the_input_shape() -> None:
     images = torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8)
-    first, second = TwoViews(torch.full((3,), 0.5), torch.full((3,), 0.5))(images, torch.Generator().manual_seed(0))
+    first, second = AugmentedViews(torch.full((3,), 0.5), torch.full((3,), 0.5))(images, torch.Generator().manual_seed(0))
     assert first.shape == second.shape == (64, 3, 32, 32)
     assert ((first - second).abs().flatten(1).amax(1) > 0.01).all()
+
+
+def test_view_count_sets_the_views_per_image_on_both_paths() -> None:
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from imbsemi.data.classic import lightly_views
+    one = replace(MOCO_V2_VIEWS, count=1)
+    images = torch.randint(0, 256, (4, 16, 16, 3), dtype=torch.uint8)
+    (view,) = AugmentedViews(torch.full((3,), 0.5), torch.full((3,), 0.5), one)(images, torch.Generator())
+    assert view.shape == (4, 3, 16, 16)
+    (classic,) = lightly_views(16, (0.5,) * 3, (0.5,) * 3, one)(Image.fromarray(images[0].numpy()))
+    assert classic.shape == (3, 16, 16)
 
 
 def test_rotation_labels_are_balanced_per_batch() -> None:
