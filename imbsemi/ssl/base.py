@@ -10,7 +10,7 @@ from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import ViewParams
 from imbsemi.optim import sgd_with_schedule
-from imbsemi.ssl.knn import check_layer, knn_accuracy, pooled_features
+from imbsemi.ssl.knn import check_layer, embed, knn_accuracy, pooled_features
 
 
 def headless(backbone: nn.Module) -> nn.Module:
@@ -35,7 +35,7 @@ class SSLModule(pl.LightningModule):
         knn_every, knn_k, knn_t, knn_layer: the kNN monitor.
     """
 
-    views: ViewParams | None = None  # two-view training batches (contrastive methods) or crop/flip
+    views: ViewParams | None = None  # SSL views (ViewParams.count per image) instead of crop/flip
     monitor: str | None = None  # the validation metric that selects the exported epoch (None: last)
     min_batch_size = 1
 
@@ -76,9 +76,8 @@ class SSLModule(pl.LightningModule):
         if not self._val_features:
             return
         datamodule = self.trainer.datamodule
-        bank, bank_labels = zip(*((self.features(x), y) for x, y in datamodule.eval_loader(datamodule.labeled)))
+        bank, bank_labels = embed(self.backbone, datamodule.eval_loader(datamodule.labeled), self.knn_layer)
         features, labels = (torch.cat(parts) for parts in zip(*self._val_features))
         self._val_features.clear()
-        accuracy = knn_accuracy(features, labels, torch.cat(bank), torch.cat(bank_labels), datamodule.num_classes,
-                                self.knn_k, self.knn_t)
+        accuracy = knn_accuracy(features, labels, bank, bank_labels, datamodule.num_classes, self.knn_k, self.knn_t)
         self.log("val/knn_acc", accuracy, sync_dist=True)

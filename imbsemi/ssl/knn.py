@@ -50,4 +50,3 @@ def embed(backbone: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tenso
     """(features, labels) of every (images, labels) batch, concatenated."""
     parts = [(pooled_features(backbone, images, layer), labels) for images, labels in batches]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
