@@ -36,7 +36,8 @@ class DeviceLoader:
                  sample_weights: np.ndarray | None = None, loss_weights: np.ndarray | None = None,
                  soft_targets: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
-        self.images = torch.from_numpy(np.ascontiguousarray(arrays.images)).to(self.device)
+        # a read-only (memory-mapped) split is copied: torch cannot share non-writable memory safely
+        self.images = torch.from_numpy(np.require(arrays.images, requirements=("C", "W"))).to(self.device)
         targets = arrays.targets if soft_targets is None else np.ascontiguousarray(soft_targets, dtype=np.float32)
         self.targets = torch.from_numpy(targets).to(self.device)
         self.transform, self.shuffle, self.seed = transform, shuffle, seed

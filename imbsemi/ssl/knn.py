@@ -39,8 +39,9 @@ def pooled_features(backbone: nn.Module, images: torch.Tensor, layer: str | None
 def knn_accuracy(features: torch.Tensor, labels: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Tensor,
                  num_classes: int, k: int, temperature: float) -> float:
     """Share of ``features`` whose weighted vote among their ``k`` nearest ``bank`` rows (cosine
-    similarity; weights exp(similarity / temperature)) is their label."""
-    predicted = knn_predict(features, bank.T, bank_labels, num_classes, k, temperature)[:, 0]
+    similarity; weights exp(similarity / temperature)) is their label; a bank smaller than ``k``
+    votes whole."""
+    predicted = knn_predict(features, bank.T, bank_labels, num_classes, min(k, len(bank)), temperature)[:, 0]
     return (predicted == labels).float().mean().item()
 
 

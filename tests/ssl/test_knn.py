@@ -30,6 +30,8 @@ def test_knn_vote_on_a_hand_computed_case() -> None:
     assert knn_accuracy(queries, torch.tensor([0, 1, 0]), bank, bank_labels, 2, 1, 0.1) == pytest.approx(2 / 3)
     # k = 3, T = 1: the third query's class-0 weight e^0.6 + e^0.68 (about 3.81) beats e^0.8 (2.23)
     assert knn_accuracy(queries, torch.tensor([0, 1, 0]), bank, bank_labels, 2, 3, 1.0) == pytest.approx(1.0)
+    # k larger than the bank: all 3 rows vote, as with k = 3
+    assert knn_accuracy(queries, torch.tensor([0, 1, 0]), bank, bank_labels, 2, 20, 1.0) == pytest.approx(1.0)
 
 
 def test_embed_concatenates_batches_in_order() -> None:

@@ -90,6 +90,23 @@ def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path
         assert metrics["init"]["report"] == "loaded=186/188 (skipped: fc.weight, fc.bias)"
 
 
+def test_folder_dataset_with_resnet18_for_every_method(tmp_path: Path) -> None:
+    """configs/ssp/<method>_folder.yaml on a user's ImageFolder tree, then finetune from each backbone."""
+    from formats import write_folder
+    root = tmp_path / "pets"
+    write_folder(root, "train", {"cat": 12, "dog": 12, "fox": 12}, size=40)
+    write_folder(root, "test", {"cat": 3, "dog": 3, "fox": 3}, size=40)
+    data = [f"data.root={root}", "data.image_size=32", "data.val_per_class=2", "data.n_max=8", "data.rho=4",
+            "data.augment.crop_padding=2", f"out_dir={tmp_path}", *FAST, "optim.batch_size=4"]
+    for method in sorted(SSL_METHODS):
+        config = load_config(SSPConfig, CONFIGS / f"ssp/{method}_folder.yaml", [*data, "method.kwargs.knn_every=1"])
+        backbone = run_ssp(config, start_run(config, "ssp", method))
+        assert read_checkpoint(backbone)["arch"] == "resnet18"
+        finetune = load_config(FinetuneConfig, CONFIGS / "finetune/ce_folder.yaml", [*data, f"init={backbone}"])
+        metrics = run_finetune(finetune, start_run(finetune, "finetune", f"from_{method}"))
+        assert metrics["init"]["report"] == "loaded=120/122 (skipped: fc.weight, fc.bias)"
+
+
 @pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(tmp_path: Path) -> None:
     result = subprocess.run(
