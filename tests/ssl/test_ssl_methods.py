@@ -12,13 +12,14 @@ import pytorch_lightning as pl
 import torch
 
 from conftest import CONFIGS, FAST, ROOT
+from formats import write_folder
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.cli.common import start_run
 from imbsemi.cli.finetune import run_finetune
 from imbsemi.cli.ssp_pretrain import evaluate_knn, run_ssp
 from imbsemi.config import FinetuneConfig, OptimConfig, SSPConfig, load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import CropFlipTransform, AugmentedViews
+from imbsemi.data.augment import AugmentedViews, CropFlipTransform
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.errors import ConfigError
 from imbsemi.models import MODELS
@@ -92,7 +93,6 @@ def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path
 
 def test_folder_dataset_with_resnet18_for_every_method(tmp_path: Path) -> None:
     """configs/ssp/<method>_folder.yaml on a user's ImageFolder tree, then finetune from each backbone."""
-    from formats import write_folder
     root = tmp_path / "pets"
     write_folder(root, "train", {"cat": 12, "dog": 12, "fox": 12}, size=40)
     write_folder(root, "test", {"cat": 3, "dog": 3, "fox": 3}, size=40)
