@@ -41,7 +41,6 @@ so with the short digits schedule only a few steps at lr x0.01 follow, and the s
 equal CE's. cRT and tau-norm start from the same seed's CE model."""
 
 
-
 @user_errors_to_exit
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

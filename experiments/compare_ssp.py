@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds, methods = [int(s) for s in args.seeds.split(",")], args.methods.split(",")
     knn: dict[str, list[float]] = {m: [] for m in methods}
     knn_random: dict[str, list[float]] = {m: [] for m in methods}
+    knn_layer: dict[str, str] = {}
     balanced: dict[str, list[float]] = {m: [] for m in ["ce", *methods]}
     for seed in seeds:
         for method in ["ce", *methods]:
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 backbone = run_ssp(ssp, start_run(ssp, "ssp", ssp.name))
                 knn[method].append(evaluate_knn(ssp, backbone))
                 knn_random[method].append(evaluate_knn(ssp, None))
+                knn_layer[method] = ssp.method.kwargs.get("knn_layer", "end")
                 init = [f"init={backbone}"]
             config = load_config(FinetuneConfig, "configs/finetune/ce_digits.yaml",
                                  [*overrides, f"seed={seed}", f"name=ce-from-{method}-seed{seed}", *init])
@@ -52,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
              "test accuracy of CE initialised from the backbone (%).", "",
              "| initialisation | kNN layer | kNN, random init | kNN, pre-trained | CE balanced accuracy |",
              "|---|---|---|---|---|", f"| random (CE from scratch) | - | - | - | {mean_std(balanced['ce'])} |"]
-    for m in methods:
-        layer = load_config(SSPConfig, f"configs/ssp/{m}_digits.yaml", []).method.kwargs.get("knn_layer", "end")
-        lines.append(f"| {m} | {layer} | {mean_std(knn_random[m])} | {mean_std(knn[m])} | {mean_std(balanced[m])} |")
+    lines += [f"| {m} | {knn_layer[m]} | {mean_std(knn_random[m])} | {mean_std(knn[m])} | {mean_std(balanced[m])} |"
+              for m in methods]
     with atomic_write(Path(args.out), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))

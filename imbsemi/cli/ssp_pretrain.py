@@ -13,7 +13,7 @@ from imbsemi.config import SSPConfig
 from imbsemi.io import write_json
 from imbsemi.registry import build
 from imbsemi.ssl import SSL_METHODS
-from imbsemi.ssl.knn import embed, knn_accuracy
+from imbsemi.ssl.knn import KNN_K, KNN_T, embed, knn_accuracy
 
 
 def run_ssp(config: SSPConfig, folder: Path) -> Path:
@@ -56,8 +56,8 @@ def evaluate_knn(config: SSPConfig, backbone: Path | None, seed: int | None = No
     layer = kwargs.get("knn_layer")
     bank, bank_labels = embed(model, datamodule.eval_loader(datamodule.labeled), layer)
     features, labels = embed(model, datamodule.eval_loader(datamodule.test), layer)
-    return knn_accuracy(features, labels, bank, bank_labels, datamodule.num_classes, kwargs.get("knn_k", 20),
-                        kwargs.get("knn_t", 0.1))
+    return knn_accuracy(features, labels, bank, bank_labels, datamodule.num_classes, kwargs.get("knn_k", KNN_K),
+                        kwargs.get("knn_t", KNN_T))
 
 
 @user_errors_to_exit

@@ -10,7 +10,7 @@ from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import ViewParams
 from imbsemi.optim import sgd_with_schedule
-from imbsemi.ssl.knn import check_layer, embed, knn_accuracy, pooled_features
+from imbsemi.ssl.knn import KNN_K, KNN_T, check_layer, embed, knn_accuracy, pooled_features
 
 
 def headless(backbone: nn.Module) -> nn.Module:
@@ -40,7 +40,7 @@ class SSLModule(pl.LightningModule):
     min_batch_size = 1
 
     def __init__(self, backbone: nn.Module, optim: OptimConfig, epochs: int, compile_model: bool = False,
-                 knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1, knn_layer: str | None = None) -> None:
+                 knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T, knn_layer: str | None = None) -> None:
         super().__init__()
         if optim.batch_size < self.min_batch_size:
             raise ValueError(f"optim.batch_size = {optim.batch_size}: {type(self).__name__} needs at least "

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from lightly.utils.benchmarking.knn import knn_predict
 from torch import nn
 
+KNN_K, KNN_T = 20, 0.1  # the monitor's defaults: neighbours and vote temperature (lightly's benchmarks)
+
 
 def check_layer(backbone: nn.Module, layer: str | None) -> None:
     """Raise ValueError unless ``layer`` is None or names a submodule of ``backbone`` (e.g. "layer2")."""

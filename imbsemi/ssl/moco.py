@@ -14,6 +14,7 @@ from torch import nn
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import MOCO_V2_VIEWS
 from imbsemi.ssl.base import SSLModule, headless
+from imbsemi.ssl.knn import KNN_K, KNN_T
 
 BANK_KEY = "moco_memory_bank"
 
@@ -36,7 +37,7 @@ class MoCoV2SSL(SSLModule):
     min_batch_size = 2
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
                  knn_layer: str | None = None, *,
                  out_dim: int = 128, memory_bank_size: int = 4096, temperature: float = 0.2,
                  momentum: float = 0.99) -> None:

@@ -11,6 +11,7 @@ from torch import nn
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import MOCO_V2_VIEWS, rotate_quarters
 from imbsemi.ssl.base import SSLModule
+from imbsemi.ssl.knn import KNN_K, KNN_T
 
 
 class RotationSSL(SSLModule):
@@ -32,13 +33,13 @@ class RotationSSL(SSLModule):
     monitor = "val/rot_acc"
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
                  knn_layer: str | None = None, *, all_rotations: bool = False,
                  crop_scale: float | None = None) -> None:
         super().__init__(make_backbone(4), optim, epochs, compile_model, knn_every, knn_k, knn_t, knn_layer)
-        if crop_scale is not None and not 0 < crop_scale <= 1:
-            raise ValueError(f"crop_scale = {crop_scale}: must be in (0, 1], or null for the padded crop")
         if crop_scale is not None:
+            if not 0 < crop_scale <= 1:
+                raise ValueError(f"crop_scale = {crop_scale}: must be in (0, 1], or null for the padded crop")
             self.views = replace(MOCO_V2_VIEWS, count=1, min_scale=crop_scale)
         self.all_rotations = all_rotations
         self._correct = self._seen = 0

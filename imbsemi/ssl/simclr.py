@@ -11,6 +11,7 @@ from torch import nn
 from imbsemi.config import OptimConfig
 from imbsemi.data.augment import SIMCLR_VIEWS
 from imbsemi.ssl.base import SSLModule, headless
+from imbsemi.ssl.knn import KNN_K, KNN_T
 
 
 class SimCLRSSL(SSLModule):
@@ -28,7 +29,7 @@ class SimCLRSSL(SSLModule):
     min_batch_size = 2
 
     def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = 20, knn_t: float = 0.1,
+                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
                  knn_layer: str | None = None, *,
                  out_dim: int = 128, temperature: float = 0.5) -> None:
         super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t,
