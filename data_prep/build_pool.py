@@ -12,31 +12,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from imbsemi.cli.common import make_datamodule, user_errors_to_exit
-from imbsemi.cli.data import summary_table
-from imbsemi.config import FinetuneConfig, config_hash, load_config, to_dict
-from imbsemi.io import atomic_write, write_json
+from imbsemi.config import load_any_config
+from imbsemi.errors import user_errors_to_exit
+from imbsemi.stages.data import save_pool, summary_table
 
 
 @user_errors_to_exit
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="any stage config with a data: section")
+    parser.add_argument("--config", required=True, help="a config of any stage (its data: section is read)")
     parser.add_argument("--out", required=True, help="output .npz path; its stem names the pool")
     args, overrides = parser.parse_known_args(argv)
-    config = load_config(FinetuneConfig, args.config, overrides)
-    datamodule = make_datamodule(config, batch_size=1)
-    pool, out = datamodule.pool, Path(args.out)
-    with atomic_write(out) as handle:
-        np.savez(handle, x=pool.images, y=pool.targets, sources=np.array(pool.provenance.sources),
-                 source_id=pool.provenance.source_id, index=pool.provenance.index)
-    manifest = datamodule.manifest()
-    write_json(out.with_suffix(".json"), {"name": out.stem, "config_hash": config_hash(config),
-                                          "data": to_dict(config)["data"], "seed": config.seed, **manifest})
-    print("\n".join(summary_table(manifest, datamodule.num_classes)))
-    print(f"pool {out.stem!r}: {len(pool)} images -> {out}")
+    config = load_any_config(args.config, overrides)
+    result = save_pool(config, Path(args.out))
+    print("\n".join(summary_table(result.metrics, len(result.metrics["labeled"]["class_counts"]))))
+    print(f"pool {result.paths['pool'].stem!r}: {result.metrics['pool']['size']} images -> {result.paths['pool']}")
     return 0
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imbsemi.cli.common import user_errors_to_exit
 from imbsemi.data.cache import CACHE_FOLDER
 from imbsemi.data.sources import load
+from imbsemi.errors import user_errors_to_exit
 
 
 @user_errors_to_exit

@@ -12,8 +12,7 @@ from pathlib import Path
 from torchvision.datasets import CIFAR10, CIFAR100, SVHN
 from torchvision.datasets.utils import check_integrity
 
-from imbsemi.cli.common import user_errors_to_exit
-from imbsemi.errors import DataError
+from imbsemi.errors import DataError, user_errors_to_exit
 
 
 def expected_files(name: str, root: Path) -> list[tuple[Path, str]]:

@@ -1,12 +1,25 @@
-"""Print per-class counts of the splits a config builds (the same as `imbsemi data summary`).
+"""Print per-class counts of the splits a config of any stage builds (as `imbsemi data summary`).
 
     python data_prep/summary.py --config configs/finetune/ce_digits.yaml [key=value ...]
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
-from imbsemi.cli.main import main
+from imbsemi.config import load_any_config
+from imbsemi.errors import user_errors_to_exit
+from imbsemi.stages.data import data_summary
+
+
+@user_errors_to_exit
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="a config of any stage (its data: section is read)")
+    args, overrides = parser.parse_known_args(argv)
+    print("\n".join(data_summary(load_any_config(args.config, overrides))))
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(main(["data", "summary", *sys.argv[1:]]))
+    sys.exit(main())

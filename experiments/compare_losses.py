@@ -13,11 +13,11 @@ import statistics
 import sys
 from pathlib import Path
 
-from imbsemi.cli.common import start_run, user_errors_to_exit
-from imbsemi.cli.finetune import run_finetune
 from imbsemi.config import FinetuneConfig, load_config
+from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std
+from imbsemi.stages import run_finetune
 
 # (name, overrides); "{ce}" is replaced by the same seed's CE model (decoupled variants start from it)
 VARIANTS = [
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             variant = [o.replace("{ce}", ce_model) for o in extra]
             config = load_config(FinetuneConfig, args.config, [*overrides, f"seed={seed}", *variant,
                                                                f"name=compare-{index}-seed{seed}"])
-            metrics = run_finetune(config, start_run(config, "finetune", config.name))
+            metrics = run_finetune(config).metrics
             ce_model = ce_model or metrics["model"]
             for column in COLUMNS:
                 results[name][column].append(metrics["test"][column])

@@ -14,12 +14,11 @@ import statistics
 import sys
 from pathlib import Path
 
-from imbsemi.cli.common import start_run, user_errors_to_exit
-from imbsemi.cli.finetune import run_finetune
-from imbsemi.cli.ssp_pretrain import evaluate_knn, run_ssp
 from imbsemi.config import FinetuneConfig, SSPConfig, load_config
+from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std
+from imbsemi.stages import evaluate_knn, run_finetune, run_ssp
 
 
 @user_errors_to_exit
@@ -40,15 +39,14 @@ def main(argv: list[str] | None = None) -> int:
             if method != "ce":
                 ssp = load_config(SSPConfig, f"configs/ssp/{method}_digits.yaml",
                                   [*overrides, f"seed={seed}", f"name={method}-seed{seed}"])
-                backbone = run_ssp(ssp, start_run(ssp, "ssp", ssp.name))
+                backbone = run_ssp(ssp).paths["backbone"]
                 knn[method].append(evaluate_knn(ssp, backbone))
                 knn_random[method].append(evaluate_knn(ssp, None))
-                knn_layer[method] = ssp.method.kwargs.get("knn_layer", "end")
+                knn_layer[method] = ssp.knn.layer or "end"
                 init = [f"init={backbone}"]
             config = load_config(FinetuneConfig, "configs/finetune/ce_digits.yaml",
                                  [*overrides, f"seed={seed}", f"name=ce-from-{method}-seed{seed}", *init])
-            balanced[method].append(run_finetune(config, start_run(config, "finetune", config.name))["test"]
-                                    ["balanced_acc"])
+            balanced[method].append(run_finetune(config).metrics["test"]["balanced_acc"])
     lines = [f"digits-LT (rho = 10), seeds {args.seeds}: test kNN accuracy of the exported backbone and of a "
              "randomly initialised one (the method's monitor settings; the labeled set is the bank), and balanced "
              "test accuracy of CE initialised from the backbone (%).", "",

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imbsemi.cli.common import start_run, user_errors_to_exit
-from imbsemi.cli.demo import VARIANTS, run_pipeline
 from imbsemi.config import PipelineConfig, load_config
+from imbsemi.errors import user_errors_to_exit
 from imbsemi.metrics import mean_std
+from imbsemi.stages import run_folder, run_pipeline
+from imbsemi.stages.pipeline import VARIANTS
 
 GROUPS = ("balanced_acc", "many", "medium", "few")
 
@@ -27,12 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, list[float]]] = {v: {g: [] for g in GROUPS} for v in VARIANTS}
     for seed in seeds:
         config = load_config(PipelineConfig, args.config, [*overrides, f"seed={seed}"])
-        metrics = run_pipeline(config, start_run(config, "pipeline", f"seeds-{seed}"))
+        metrics = run_pipeline(config, run_folder(config, "pipeline", f"seeds-{seed}")).metrics
         for variant in VARIANTS:
             for group in GROUPS:
                 results[variant][group].append(metrics["test"][variant][group])
-
-
     print(f"\n{len(seeds)} seeds ({args.config}), test accuracy (%):\n")
     print("| variant | " + " | ".join(GROUPS) + " |")
     print("|---" * (len(GROUPS) + 1) + "|")

@@ -1,8 +1,44 @@
-"""GPU settings that are not model code: memory layout and compilation, applied on CUDA only."""
+"""The accelerator and its settings, decided in one place: which device a run uses, its precision,
+memory layout and compilation. GPU settings are never model code."""
 from __future__ import annotations
+
+import sys
+from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from imbsemi.errors import ConfigError
+
+GPU_NAMES = ("gpu", "cuda")
+
+
+def uses_cuda(trainer: Mapping[str, Any]) -> bool:
+    """Whether a run with these ``trainer`` options runs on CUDA: asked for (``gpu``/``cuda``; an
+    error without a GPU) or ``auto`` (the default) on a machine that has one."""
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator in GPU_NAMES and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator = {accelerator!r}, but this machine has no CUDA GPU; "
+                          "use trainer.accelerator=cpu or auto")
+    return torch.cuda.is_available() and accelerator in (*GPU_NAMES, "auto")
+
+
+def run_device(trainer: Mapping[str, Any]) -> torch.device:
+    """The device of a run outside a Trainer (e.g. pseudo-labelling), by the same rule as training."""
+    return torch.device("cuda" if uses_cuda(trainer) else "cpu")
+
+
+def trainer_defaults(trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """Trainer options implied by the device, overridden by any the user gives in ``trainer``: on
+    CUDA bf16 autocast (BatchNorm stays fp32) and cudnn autotuning; on CPU fp32 with deterministic
+    algorithms, so CPU runs are bit-reproducible. Progress bars only on a terminal."""
+    options: dict[str, Any] = {"log_every_n_steps": 1, "enable_model_summary": False,
+                               "enable_progress_bar": sys.stderr.isatty()}
+    if uses_cuda(trainer):
+        options.update(precision="bf16-mixed", benchmark=True)
+    else:
+        options.update(precision="32-true", deterministic="warn")
+    return {**options, **trainer}
 
 
 def prepare_model(model: nn.Module, device: torch.device, compile_model: bool) -> None:

@@ -1,18 +1,83 @@
 """Build frozen dataclasses strictly from YAML: ``base:`` inheritance, dotted ``key=value`` overrides,
-and errors that name the key, the value and what is allowed (unknown key, wrong type, out of range)."""
+and errors that name the key, the value and what is allowed (unknown key, wrong type, out of range).
+
+Fields declared with :func:`setting` carry a one-line ``doc`` and an optional range ``check`` in their
+metadata; :func:`describe_schema` prints both as the key reference of a CLI's ``--help``."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
 from imbsemi.errors import ConfigError
 
 T = TypeVar("T")
+Check = tuple[Callable[[Any], bool], str]  # (rule, what the value must be), e.g. "must be >= 1"
+
+
+# ---------------------------------------------------------------- schema fields
+
+
+def setting(default: Any = dataclasses.MISSING, doc: str = "", check: Check | None = None, *,
+            factory: Callable[[], Any] | None = None) -> Any:
+    """A dataclass field with a one-line ``doc`` and an optional range ``check``.
+
+    Args:
+        default: the default value; omitted (with no ``factory``) the key is required.
+        doc: what the key means; for a nested section built by ``factory`` it defaults to the
+            section class's first docstring line, so the meaning is written once.
+        check: (rule, expected) from :func:`at_least` and friends, applied by :func:`from_dict`.
+        factory: builds the default (a section class or ``dict``) instead of ``default``.
+    """
+    if not doc and dataclasses.is_dataclass(factory):
+        doc = first_doc_line(factory)
+    if not doc:
+        raise TypeError("setting() needs a doc: the one-line meaning shown in --help")
+    metadata = {"doc": doc, "check": check}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def first_doc_line(cls: type) -> str:
+    """The first line of ``cls``'s own docstring ("" without one)."""
+    doc = cls.__dict__.get("__doc__")  # not inherited, and not the signature dataclass() makes up
+    return inspect.cleandoc(doc).splitlines()[0] if doc and not doc.startswith(cls.__name__ + "(") else ""
+
+
+def at_least(low: float) -> Check:
+    """Check: value >= low."""
+    return (lambda v: v >= low, f"must be >= {low:g}")
+
+
+def greater_than(low: float) -> Check:
+    """Check: value > low."""
+    return (lambda v: v > low, f"must be > {low:g}")
+
+
+def between(low: float, high: float) -> Check:
+    """Check: low <= value <= high."""
+    return (lambda v: low <= v <= high, f"must be in [{low:g}, {high:g}]")
+
+
+def open_interval(low: float, high: float) -> Check:
+    """Check: low < value < high."""
+    return (lambda v: low < v < high, f"must be in ({low:g}, {high:g})")
+
+
+def optional(check: Check) -> Check:
+    """``check``, or null."""
+    rule, expected = check
+    return (lambda v: v is None or rule(v), f"{expected} (or null)")
+
+
+# ---------------------------------------------------------------- reading
 
 
 def parse_overrides(args: Sequence[str]) -> list[tuple[str, Any]]:
@@ -107,7 +172,7 @@ def from_dict(cls: type[T], raw: Any, origin: str, prefix: str = "") -> T:
     values = {}
     for name, value in raw.items():
         values[name] = _convert(hints[name], value, origin, prefix + name)
-        check = fields[name].metadata.get("check")
+        check = fields[name].metadata.get("check")  # (rule, expected) or None
         if check is not None and not check[0](values[name]):
             raise ConfigError(f"{origin}: {prefix}{name} = {value!r}: {check[1]}")
     return cls(**values)
@@ -156,3 +221,81 @@ def _convert(hint: Any, value: Any, origin: str, key: str) -> Any:
 def _type_error(hint: Any, value: Any, origin: str, key: str) -> Any:
     expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
     raise ConfigError(f"{origin}: {key} = {value!r} ({type(value).__name__}): expected {expected}")
+
+
+# ---------------------------------------------------------------- --help text
+
+
+_COLUMN_CAPS = (80, 28, 16)  # widest key, type and default that set their column's width
+
+
+def describe_schema(cls: type, prefix: str = "") -> list[str]:
+    """One aligned line per leaf key of config dataclass ``cls``: dotted key, type, default, doc.
+
+    A nested section gets a header line (``data:`` and its class's first docstring line) and its keys
+    below; an optional section (default null) is a line of its own, followed by its keys.
+    """
+    rows = _schema_rows(cls, prefix)
+    # A long type or default (rule.name's options) overflows its column instead of widening it for all.
+    widths = [max((len(row[i]) for row in rows if len(row) == 4 and len(row[i]) <= cap), default=0)
+              for i, cap in enumerate(_COLUMN_CAPS)]
+    lines = []
+    for row in rows:
+        if len(row) == 2:  # section header
+            lines.append(f"{row[0]}: {row[1]}".rstrip())
+        else:
+            lines.append("  " + "  ".join(text.ljust(width) for text, width in zip(row[:3], widths)) + "  " + row[3])
+    return lines
+
+
+def _schema_rows(cls: type, prefix: str) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key, hint = prefix + f.name, hints[f.name]
+        if dataclasses.is_dataclass(hint):  # a section: its keys, not a default
+            rows.append((key, f.metadata.get("doc") or first_doc_line(hint)))
+            rows.extend(_schema_rows(hint, key + "."))
+            continue
+        rows.append((key, _type_text(hint), _default_text(f), f.metadata.get("doc", "")))
+        section = _optional_section(hint)
+        if section is not None:
+            rows.extend(_schema_rows(section, key + "."))
+    return rows
+
+
+def _optional_section(hint: Any) -> type | None:
+    """The dataclass X of ``X | None``, else None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next((a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), None)
+    return None
+
+
+def _type_text(hint: Any) -> str:
+    """``float``, ``int | null``, ``one of exp, step``, ``list[float]``, ``mapping``, ``section | str``."""
+    origin = typing.get_origin(hint)
+    if hint is type(None):
+        return "null"
+    if dataclasses.is_dataclass(hint):
+        return "section | str" if hasattr(hint, "SHORTHAND") else "section"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_text(a) for a in typing.get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
+    if origin is dict or hint is dict:
+        return "mapping"
+    if origin is list:
+        return f"list[{_type_text(typing.get_args(hint)[0])}]"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    """The default as it would be written in YAML; ``required`` without one."""
+    if f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    elif f.default is not dataclasses.MISSING:
+        value = f.default
+    else:
+        return "required"
+    text = yaml.safe_dump(value, default_flow_style=True, width=math.inf)
+    return text.removesuffix("...\n").strip()  # scalars end with a document-end marker

@@ -96,10 +96,10 @@ def test_cli_reports_user_error_without_traceback(tmp_path: Path) -> None:
 
 
 def test_resolved_config_is_saved_in_the_run_folder(tmp_path: Path) -> None:
-    from imbsemi.cli.common import start_run
+    from imbsemi.stages.common import run_folder, start_run
 
     config = load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml", [f"out_dir={tmp_path}", "data.rho=20"])
-    folder = start_run(config, "ssp", "rotation_digits")
+    folder = start_run(config, "ssp", run_folder(config, "ssp", "rotation_digits"))
     assert folder == tmp_path / "ssp" / f"rotation_digits-{config_hash(config)[:8]}"
     saved = yaml.safe_load((folder / "config.yaml").read_text())
     assert saved["data"]["rho"] == 20.0 and saved["method"]["kwargs"]["crop_scale"] == 0.2

@@ -1,24 +1,176 @@
-"""The device-resident fast path and the classic DataLoader path train equally well."""
+"""The device-resident fast path (DeviceLoader + CropFlipTransform) and the classic DataLoader path
+(classic_loader) serve the same images per epoch, with the same augmentation distribution and the
+same class-balanced re-sampling.
+
+Every test image codes its identity and, per pixel, its own row and column, so a served (cropped,
+maybe flipped) image can be decoded back to (identity, crop offset, flip) and checked pixel by pixel.
+Mean 0 and std 1 make every served value pixel / 255 on both paths.
+"""
 from __future__ import annotations
 
-from pathlib import Path
+import math
 
-from imbsemi.cli.common import start_run
-from imbsemi.cli.finetune import run_finetune
-from imbsemi.config import FinetuneConfig, load_config
+import numpy as np
+import pytest
+import torch
 
-from conftest import CONFIGS
+from imbsemi.data.arrays import ImageArrays, Provenance
+from imbsemi.data.augment import CropFlipTransform
+from imbsemi.data.classic import classic_loader
+from imbsemi.data.loader import DeviceLoader
+
+SIZE, PAD, STEP = 8, 2, 20  # 8 x 8 images; offsets (dy, dx) in 0..2 PAD, i.e. 5 x 5
+MEAN, STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+CLASSES = ("a", "b", "c")
 
 
-def test_fast_and_classic_paths_reach_the_same_accuracy(tmp_path: Path) -> None:
-    """Same seed and recipe on digits-LT; the two paths draw different random augmentations, so
-    they agree within noise: seed-to-seed std of test accuracy is ~0.02, tolerance 0.06 (~2 sigma
-    of a difference of two runs)."""
-    accuracy = {}
-    for loader in ("device", "torch"):
-        config = load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml",
-                             [f"out_dir={tmp_path}", f"data.loader={loader}", "data.workers=2",
-                              "trainer.enable_progress_bar=false"])
-        accuracy[loader] = run_finetune(config, start_run(config, "finetune", loader))["test"]["acc"]
-    assert min(accuracy.values()) >= 0.8
-    assert abs(accuracy["device"] - accuracy["torch"]) <= 0.06, accuracy
+@pytest.fixture(autouse=True)
+def one_thread_and_own_rng():
+    """Tiny batches run fastest on one thread; the classic path's transforms draw from torch's global
+    stream when workers = 0, so it is seeded here and restored afterwards for the other tests."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        yield
+    torch.set_num_threads(threads)
+
+
+def coded_arrays(n: int, targets: np.ndarray | None = None) -> ImageArrays:
+    """Image i: channel 0 = i + 1 everywhere, channel 1 = (column + 1) x STEP, channel 2 = (row + 1) x STEP.
+    Every pixel is nonzero, so zero padding is told apart from image pixels."""
+    assert n <= 254
+    images = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
+    images[..., 0] = (np.arange(n) + 1).reshape(n, 1, 1)
+    images[..., 1] = (np.arange(SIZE) + 1) * STEP
+    images[..., 2] = ((np.arange(SIZE) + 1) * STEP).reshape(SIZE, 1)
+    targets = np.arange(n) % len(CLASSES) if targets is None else targets
+    return ImageArrays(images, np.asarray(targets, dtype=np.int64), CLASSES, Provenance.single("coded", np.arange(n)))
+
+
+def device_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None) -> DeviceLoader:
+    transform = CropFlipTransform(torch.tensor(MEAN), torch.tensor(STD), padding=PAD, flip=True)
+    return DeviceLoader(arrays, batch, transform, shuffle=True, seed=seed, sample_weights=sample_weights)
+
+
+def torch_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None):
+    return classic_loader(arrays, batch, MEAN, STD, padding=PAD, flip=True, workers=0, seed=seed,
+                          sample_weights=sample_weights)
+
+
+def epoch(loader) -> tuple[np.ndarray, np.ndarray, int]:
+    """One pass: served images as uint8 (M, H, W, C), their targets (M,), and the number of batches."""
+    images, targets = [], []
+    for x, y in loader:
+        assert x.dtype == torch.float32 and x.shape[1:] == (3, SIZE, SIZE)
+        images.append((x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        targets.append(y.numpy())
+    return np.concatenate(images), np.concatenate(targets), len(images)
+
+
+def decode(served: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(identity, dy, dx, flipped) of served images. Output pixels (r, c) with PAD <= r, c < SIZE - PAD
+    always come from the image, whatever the offset, so (3, 3) and (3, 4) are read there."""
+    a, b = served[:, 3, 3].astype(np.int64), served[:, 3, 4].astype(np.int64)
+    identity = a[:, 0] - 1
+    row, col, next_col = a[:, 2] // STEP - 1, a[:, 1] // STEP - 1, b[:, 1] // STEP - 1
+    flipped = next_col < col
+    dy = row - 3 + PAD
+    dx = np.where(flipped, col - (SIZE - 1 - 3), col - 3) + PAD  # flipped: output column 3 is crop column 4
+    return identity, dy, dx, flipped
+
+
+def reference(arrays: ImageArrays, identity: np.ndarray, dy: np.ndarray, dx: np.ndarray,
+              flipped: np.ndarray) -> np.ndarray:
+    """torchvision's RandomCrop(padding) + RandomHorizontalFlip of the inputs at the decoded parameters."""
+    padded = np.pad(arrays.images, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
+    crops = np.stack([padded[i, y:y + SIZE, x:x + SIZE] for i, y, x in zip(identity, dy, dx)])
+    return np.where(flipped.reshape(-1, 1, 1, 1), crops[:, :, ::-1], crops)
+
+
+def check_served(arrays: ImageArrays, served: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Every served image is exactly a padded crop (+ flip) of an input image, with that image's target;
+    returns the identities."""
+    identity, dy, dx, flipped = decode(served)
+    assert identity.min() >= 0 and identity.max() < len(arrays)
+    assert dy.min() >= 0 and dy.max() <= 2 * PAD and dx.min() >= 0 and dx.max() <= 2 * PAD
+    np.testing.assert_array_equal(served, reference(arrays, identity, dy, dx, flipped))
+    np.testing.assert_array_equal(targets, arrays.targets[identity])
+    return identity
+
+
+@pytest.mark.parametrize(("n", "batch"), [(48, 8), (50, 8), (7, 7), (5, 8)])
+def test_one_epoch_serves_distinct_input_images_and_the_same_count_on_both_paths(n: int, batch: int) -> None:
+    arrays = coded_arrays(n)
+    served_counts = {}
+    for name, loader in (("device", device_loader(arrays, batch, seed=3)), ("torch", torch_loader(arrays, batch, 3))):
+        images, targets, batches = epoch(loader)
+        identity = check_served(arrays, images, targets)
+        assert batches == len(loader)
+        assert len(images) == len(loader) * loader.batch_size
+        assert len(set(identity.tolist())) == len(identity)  # no repeats within an epoch
+        served_counts[name] = (len(loader), len(images))
+    assert served_counts["device"] == served_counts["torch"]
+
+
+def test_device_epochs_are_reproducible_for_a_seed() -> None:
+    arrays = coded_arrays(50)
+
+    def two_epochs(seed: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        loader = device_loader(arrays, 8, seed)
+        return [epoch(loader) for _ in range(2)]
+
+    first, again, other = two_epochs(0), two_epochs(0), two_epochs(1)
+    for (images, targets, batches), (images_again, targets_again, batches_again) in zip(first, again):
+        np.testing.assert_array_equal(images, images_again)
+        np.testing.assert_array_equal(targets, targets_again)
+        assert batches == batches_again
+    assert not np.array_equal(first[0][0], first[1][0])  # a new permutation and augmentation each epoch
+    assert not np.array_equal(first[0][0], other[0][0])
+
+
+def served_over_epochs(loader, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    passes = [epoch(loader) for _ in range(epochs)]
+    return np.concatenate([p[0] for p in passes]), np.concatenate([p[1] for p in passes])
+
+
+def six_sd(p: float, draws: int) -> float:
+    """Six standard deviations of a binomial frequency with probability p over ``draws`` draws."""
+    return 6 * math.sqrt(p * (1 - p) / draws)
+
+
+@pytest.mark.parametrize("path", ["device", "torch"])
+def test_crop_offsets_and_flips_are_uniform_on_both_paths(path: str) -> None:
+    """Offsets (dy, dx) uniform on the same 5 x 5 support, flips with p = 0.5, independently per image.
+
+    6000 draws: per-offset frequency 1/25 has sd 0.0025, flip rate sd 0.0065; tolerances are 6 sd,
+    so a false failure (any of 26 frequencies) has probability < 1e-7 for any seed."""
+    arrays = coded_arrays(200)
+    make = device_loader if path == "device" else torch_loader
+    images, targets = served_over_epochs(make(arrays, 50, seed=11), 30)
+    draws = len(images)
+    assert draws == 6000
+    _, dy, dx, flipped = decode(images)
+    check_served(arrays, images, targets)
+    cells = 2 * PAD + 1
+    counts = np.bincount(dy * cells + dx, minlength=cells * cells)
+    assert len(counts) == cells * cells and counts.min() > 0  # the same support, every offset seen
+    p = 1 / cells ** 2
+    np.testing.assert_array_less(np.abs(counts / draws - p), six_sd(p, draws))
+    assert abs(flipped.mean() - 0.5) <= six_sd(0.5, draws)
+
+
+@pytest.mark.parametrize("path", ["device", "torch"])
+def test_inverse_count_weights_balance_the_classes_on_both_paths(path: str) -> None:
+    """Per-image weight 1 / n_y makes every draw fall in each class with probability 1 / C, though the
+    set holds 160 : 32 : 8 images. 4000 draws: share sd 0.0075; tolerance 6 sd (0.045)."""
+    targets = np.repeat(np.arange(3), [160, 32, 8])
+    arrays = coded_arrays(len(targets), targets)
+    weights = 1 / np.bincount(targets)[targets]
+    make = device_loader if path == "device" else torch_loader
+    images, served_targets = served_over_epochs(make(arrays, 25, seed=4, sample_weights=weights), 20)
+    draws = len(images)
+    assert draws == 4000
+    check_served(arrays, images, served_targets)
+    share = np.bincount(served_targets, minlength=3) / draws
+    np.testing.assert_array_less(np.abs(share - 1 / 3), six_sd(1 / 3, draws))

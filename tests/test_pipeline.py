@@ -6,35 +6,34 @@ from pathlib import Path
 import pytest
 
 from conftest import CONFIGS
-from imbsemi.cli.common import start_run
-from imbsemi.cli.demo import run_pipeline
 from imbsemi.config import PipelineConfig, load_config
+from imbsemi.io import read_json
+from imbsemi.stages import run_pipeline
 
 TINY = ["ssp.epochs=1", "finetune.epochs=1", "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",
         "ssp.optim.batch_size=16", "finetune.optim.batch_size=16", "ssp.optim.warmup_epochs=0",
         "finetune.optim.warmup_epochs=0"]
 
 
-def test_second_run_reuses_finished_stages(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_second_run_reuses_finished_stages(tmp_path: Path) -> None:
     config = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [*TINY, f"out_dir={tmp_path}"])
-    folder = start_run(config, "pipeline", "quickstart")
-    first = run_pipeline(config, folder)
-    assert "already done" not in capsys.readouterr().out
+    first = run_pipeline(config)
+    folder = first.folder
+    assert not any(stage["reused"] for stage in first.metrics["stages"].values())
     (folder / "finetune" / "ce_pseudo" / "metrics.json").unlink()  # as if killed before it finished
-    second = run_pipeline(config, folder)
-    out = capsys.readouterr().out
-    assert out.count("already done") == 4 and "finetune: test acc" in out  # only ce_pseudo ran again
-    assert second["test"]["ce"] == first["test"]["ce"]
-    assert second["test"]["ce+pseudo"]["acc"] == pytest.approx(first["test"]["ce+pseudo"]["acc"])
+    second = run_pipeline(config).metrics
+    reused = {name for name, stage in second["stages"].items() if stage["reused"]}
+    assert reused == {"ssp", "ce", "ce_ssp", "from_ce"} and second["stages"]["ce_pseudo"]["reused"] is False
+    assert second["test"]["ce"] == first.metrics["test"]["ce"]
+    assert second["test"]["ce+pseudo"] == first.metrics["test"]["ce+pseudo"]  # CPU runs are deterministic
     from test_plots import assert_png
     assert_png(folder / "figures" / "per_class_vs_size.png")
 
 
 def test_relabelling_rounds_chain_self_trained_labelers(tmp_path: Path) -> None:
     config = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [*TINY, f"out_dir={tmp_path}", "rounds=2"])
-    folder = start_run(config, "pipeline", "quickstart")
-    metrics = run_pipeline(config, folder)
-    from imbsemi.io import read_json
+    result = run_pipeline(config)
+    folder, metrics = result.folder, result.metrics
     second_labels = read_json(folder / "pseudolabel" / "from_ce_pseudo" / "pseudo_labels.json")
     assert second_labels["checkpoint"] == str(folder / "finetune" / "ce_pseudo" / "model.pt")
     round2 = read_json(folder / "finetune" / "ce_pseudo_round2" / "metrics.json")

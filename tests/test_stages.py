@@ -1,4 +1,5 @@
-"""Each stage runs a few steps on CPU through its CLI function and writes its outputs."""
+"""Each stage runs a few steps on CPU through its stage function and writes its outputs; the CLIs
+report them."""
 from __future__ import annotations
 
 import json
@@ -10,30 +11,43 @@ import torch
 
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.classifier.pseudo_labels import PseudoLabels
-from imbsemi.cli import finetune, main as imbsemi_main, ssp_pretrain
-from imbsemi.config import FinetuneConfig, SSPConfig
+from imbsemi.cli import main as imbsemi_main
+from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig, load_config
+from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
+from imbsemi.data.splits import LTSplits
 from imbsemi.errors import DataError
 from imbsemi.models import HEAD_KEYS
+from imbsemi.stages import run_finetune, run_pseudolabel, run_ssp
 
 from conftest import CONFIGS, FAST
 
 
 @pytest.fixture(scope="module")
 def stage_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """SSP -> CE from SSP -> pseudo-labels -> self-training, a few steps each, through the CLIs."""
+    """SSP -> CE from SSP -> pseudo-labels -> self-training, a few steps each."""
     out = tmp_path_factory.mktemp("runs")
     common = [*FAST, f"out_dir={out}"]
-    assert ssp_pretrain.main(["--config", str(CONFIGS / "ssp/rotation_digits.yaml"), *common, "name=ssp"]) == 0
-    backbone = out / "ssp" / "ssp" / "backbone.pt"
-    assert finetune.main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), *common, "name=base",
-                          f"init={backbone}"]) == 0
-    model = out / "finetune" / "base" / "model.pt"
-    assert imbsemi_main.main(["pseudolabel", "--config", str(CONFIGS / "pseudolabel/digits.yaml"),
-                              f"out_dir={out}", "name=labels", f"checkpoint={model}"]) == 0
-    labels = out / "pseudolabel" / "labels" / "pseudo_labels.npz"
-    assert finetune.main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), *common, "name=self",
-                          f"pseudo_labels={labels}"]) == 0
-    return {"out": out, "backbone": backbone, "model": model, "labels": labels}
+    ssp = run_ssp(load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml", [*common, "name=ssp"]))
+    backbone = ssp.paths["backbone"]
+    base = run_finetune(load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml",
+                                    [*common, "name=base", f"init={backbone}"]))
+    labels = run_pseudolabel(load_config(PseudolabelConfig, CONFIGS / "pseudolabel/digits.yaml",
+                                         [f"out_dir={out}", "name=labels", f"checkpoint={base.paths['model']}"]))
+    run_finetune(load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml",
+                             [*common, "name=self", f"pseudo_labels={labels.paths['pseudo_labels']}"]))
+    assert ssp.folder == out / "ssp" / "ssp" and base.folder == out / "finetune" / "base"
+    return {"out": out, "backbone": backbone, "model": base.paths["model"], "labels": labels.paths["pseudo_labels"]}
+
+
+def test_stage_clis_report_their_outputs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from imbsemi.cli import finetune, ssp_pretrain
+
+    common = [*FAST, f"out_dir={tmp_path}"]
+    assert ssp_pretrain.main(["--config", "ssp/rotation_digits.yaml", *common, "name=s", "epochs=1"]) == 0
+    assert f"backbone -> {tmp_path / 'ssp' / 's' / 'backbone.pt'}" in capsys.readouterr().out
+    assert finetune.main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), *common]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("finetune: test acc=") and str(tmp_path / "finetune" / "ce_digits-") in out
 
 
 def test_ssp_exports_a_backbone_without_head(stage_outputs: dict[str, Path]) -> None:
@@ -92,12 +106,10 @@ def test_self_training_uses_labeled_plus_pool(stage_outputs: dict[str, Path]) ->
 
 def test_pseudo_labels_of_another_pool_are_refused(stage_outputs: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(DataError, match="was made for another pool"):
-        finetune.run_finetune(load_finetune(tmp_path, "seed=3", f"pseudo_labels={stage_outputs['labels']}"),
-                              tmp_path)
+        run_finetune(load_finetune(tmp_path, "seed=3", f"pseudo_labels={stage_outputs['labels']}"), tmp_path)
 
 
 def load_finetune(tmp_path: Path, *overrides: str) -> FinetuneConfig:
-    from imbsemi.config import load_config
     return load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml", [*FAST, f"out_dir={tmp_path}", *overrides])
 
 
@@ -115,13 +127,10 @@ def test_pseudolabel_refuses_a_checkpoint_with_other_classes(stage_outputs: dict
 
 
 def test_same_seed_same_stage_outputs(tmp_path: Path) -> None:
-    from imbsemi.config import load_config
-
     def backbone(name: str) -> dict[str, torch.Tensor]:
         config = load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml",
                              [*FAST, f"out_dir={tmp_path}", f"name={name}"])
-        from imbsemi.cli.common import start_run
-        return read_checkpoint(ssp_pretrain.run_ssp(config, start_run(config, "ssp", name)))["state_dict"]
+        return read_checkpoint(run_ssp(config).paths["backbone"])["state_dict"]
     first, second = backbone("a"), backbone("b")
     assert all(torch.equal(first[k], second[k]) for k in first)
 
@@ -132,12 +141,14 @@ def test_pseudolabel_config_without_checkpoint_is_an_error(capsys: pytest.Captur
     assert code == 2 and "checkpoint: required" in capsys.readouterr().err
 
 
+def digits_splits(tmp_path: Path) -> LTSplits:
+    config = load_finetune(tmp_path)
+    return LTSplits(config.data, config.seed)
+
+
 def graded_pseudo_labels(tmp_path: Path) -> Path:
     """A PseudoLabels file for the digits pool: the reference labels, confidences 0.1 ... 0.9 evenly."""
-    from imbsemi.cli.common import make_datamodule
-
-    datamodule = make_datamodule(load_finetune(tmp_path), 64)
-    pool = datamodule.pool
+    pool = digits_splits(tmp_path).pool
     path = tmp_path / "graded.npz"
     PseudoLabels(pool.targets.copy(), np.linspace(0.1, 0.9, len(pool)).astype(np.float32),
                  {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool)}).save(path)
@@ -146,23 +157,21 @@ def graded_pseudo_labels(tmp_path: Path) -> Path:
 
 def test_threshold_keeps_confident_pool_images(tmp_path: Path) -> None:
     labels = graded_pseudo_labels(tmp_path)
-    metrics = finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.55",
-                                                  "self_training.omega=0.5", "name=thresholded"), tmp_path)
+    metrics = run_finetune(load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.55",
+                                         "self_training.omega=0.5", "name=thresholded")).metrics
     kept = int((np.linspace(0.1, 0.9, 590).astype(np.float32) >= 0.55).sum())
     assert metrics["train_size"] == 199 + kept and kept == 258  # 590 x 0.35 / 0.8, rounded to the grid
 
 
 def test_omega_weights_and_unlabeled_share_reach_the_batches(tmp_path: Path) -> None:
-    from imbsemi.cli.common import make_datamodule
-    from imbsemi.losses.weighting import with_unlabeled_share
-
     pseudo = PseudoLabels.load(graded_pseudo_labels(tmp_path))
-    module = make_datamodule(load_finetune(tmp_path), 64)
-    module.use_pseudo_labels(pseudo.labels, pseudo.confidences, omega=0.25)
-    module.sample_weights = with_unlabeled_share(None, 199, 789, 0.5)
-    weights = torch.cat([batch[2] for _ in range(20) for batch in module.train_dataloader()])
+    module = LTDataModule(digits_splits(tmp_path),
+                          TrainSpec(64, PseudoLabeledPool(pseudo.labels, pseudo.confidences, omega=0.25),
+                                    unlabeled_share=0.5))
+    loader = module.train_dataloader()
+    weights = torch.cat([batch[2] for _ in range(20) for batch in loader])  # 20 epochs, 15,360 draws
     assert set(weights.tolist()) == {1.0, 0.25}
-    assert abs((weights == 0.25).float().mean().item() - 0.5) < 0.03  # half of each batch from the pool
+    assert abs((weights == 0.25).float().mean().item() - 0.5) < 0.03  # half from the pool; 0.03 = 7 sd
 
 
 def test_threshold_that_leaves_no_pool_image_is_an_error(tmp_path: Path) -> None:
@@ -170,31 +179,30 @@ def test_threshold_that_leaves_no_pool_image_is_an_error(tmp_path: Path) -> None
     with pytest.raises(DataError, match=r"threshold = 0.95 leaves none of the 590 pool images \(highest "
                                         r"confidence 0.900\)"):
         config = load_finetune(tmp_path, f"pseudo_labels={labels}", "self_training.threshold=0.95")
-        finetune.run_finetune(config, tmp_path)
+        run_finetune(config, tmp_path)
 
 
 def test_soft_self_training_uses_the_stored_softmax(tmp_path: Path) -> None:
-    from imbsemi.cli.common import make_datamodule
-
-    datamodule = make_datamodule(load_finetune(tmp_path), 64)
-    pool = datamodule.pool
+    splits = digits_splits(tmp_path)
+    pool = splits.pool
     probabilities = np.random.default_rng(0).dirichlet(np.ones(10), len(pool)).astype(np.float32)
     path = tmp_path / "soft.npz"
     PseudoLabels(probabilities.argmax(1), probabilities.max(1), {"pool_fingerprint": pool.fingerprint(),
                                                                  "pool_size": len(pool)}, probabilities).save(path)
     loaded = PseudoLabels.load(path)
     assert np.array_equal(loaded.probabilities, probabilities)
-    datamodule.use_pseudo_labels(loaded.labels, loaded.confidences, probabilities=loaded.probabilities)
+    datamodule = LTDataModule(splits, TrainSpec(64, PseudoLabeledPool(loaded.labels, loaded.confidences,
+                                                                      probabilities=loaded.probabilities)))
     targets = torch.cat([y for _, y in datamodule.train_dataloader()])
     assert targets.shape[1] == 10 and torch.allclose(targets.sum(1), torch.ones(len(targets)), atol=1e-5)
     one_hot = (targets == 1).any(1)  # labeled images
     assert 0 < one_hot.sum() < len(targets) and ((targets > 0).sum(1)[one_hot] == 1).all()
-    metrics = finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={path}", "self_training.soft=true",
-                                                  "name=soft"), tmp_path)
+    metrics = run_finetune(load_finetune(tmp_path, f"pseudo_labels={path}", "self_training.soft=true",
+                                         "name=soft")).metrics
     assert metrics["train_size"] == 199 + 590
     with pytest.raises(DataError, match="has no probabilities; make it with imbsemi pseudolabel"):
-        finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={graded_pseudo_labels(tmp_path)}",
-                                            "self_training.soft=true"), tmp_path)
+        run_finetune(load_finetune(tmp_path, f"pseudo_labels={graded_pseudo_labels(tmp_path)}",
+                                   "self_training.soft=true"), tmp_path)
 
 
 def test_nan_confidences_and_foreign_sizes_are_refused(tmp_path: Path) -> None:
@@ -205,4 +213,4 @@ def test_nan_confidences_and_foreign_sizes_are_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "short.npz", labels=np.zeros(3, np.int64), confidences=np.ones(3))
     (tmp_path / "short.json").write_text("{}")
     with pytest.raises(DataError, match=r"short.npz was made for another pool \(3 images"):
-        finetune.run_finetune(load_finetune(tmp_path, f"pseudo_labels={tmp_path / 'short.npz'}"), tmp_path)
+        run_finetune(load_finetune(tmp_path, f"pseudo_labels={tmp_path / 'short.npz'}"), tmp_path)

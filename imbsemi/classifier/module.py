@@ -27,8 +27,8 @@ class ClassifierModule(pl.LightningModule):
         compile_model: torch.compile the model's forward on CUDA.
         weight_schedule: class weights per epoch (reweight, DRW); None: unweighted.
         posthoc_tau: evaluate argmax(z - tau log pi) (post-hoc logit adjustment) when > 0.
-        freeze_backbone: train the head only, with BatchNorm statistics frozen too (cRT); the
-            caller turns off the backbone's gradients.
+        freeze_backbone: train the head (``fc``) only, with every other parameter and the BatchNorm
+            statistics frozen (cRT).
         shot_thresholds: (many_above, few_below) for the shot groups; None: automatic.
     """
 
@@ -43,6 +43,9 @@ class ClassifierModule(pl.LightningModule):
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
         self.weight_schedule, self.posthoc_tau, self.freeze_backbone = weight_schedule, posthoc_tau, freeze_backbone
         self.shot_thresholds = shot_thresholds
+        if freeze_backbone:
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad = name.startswith("fc.")
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
 

@@ -1,18 +1,20 @@
-"""`imbsemi <command>`: pseudolabel, demo, pipeline, report, data."""
+"""`imbsemi <command>`: pseudolabel, demo, pipeline, report, data, config."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import data, demo, pseudolabel, report
-from imbsemi.cli.common import user_errors_to_exit
+from imbsemi.cli import config, data, pipeline, pseudolabel, report
+from imbsemi.errors import user_errors_to_exit
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "pseudolabel": (pseudolabel.main, "pseudo-label the unlabeled pool with a classifier checkpoint"),
-    "demo": (demo.main, "the whole pipeline on the embedded digits dataset, with a comparison table"),
-    "pipeline": (demo.main, "pipeline --config FILE: stage 1 -> 2 -> 3 from one config, reusing finished stages"),
+    "demo": (pipeline.demo_main, "the pipeline on the shipped quickstart config (digits), with a comparison table"),
+    "pipeline": (pipeline.pipeline_main, "pipeline --config FILE: stage 1 -> 2 -> 3 from one config, reusing "
+                                         "finished stages"),
     "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
     "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
+    "config": (config.main, "config show FILE [key=value ...]: the resolved config after base: and overrides"),
 }
 
 
@@ -23,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: imbsemi <command> [--config FILE] [key=value ...]\n\ncommands:")
         for name, (_, help_text) in COMMANDS.items():
             print(f"  {name:<12} {help_text}")
+        print("\n`imbsemi <command> --help` lists the command's config keys.")
         return 0 if args else 2
     if args[0] not in COMMANDS:
         print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)

@@ -65,6 +65,19 @@ def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tenso
     return out
 
 
+def balanced_quarters(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Rotation labels for a batch of ``n`` images, as balanced as ``n`` allows, in random order.
+
+    Args:
+        n: number of labels.
+        generator: random stream on ``device`` (None: torch's default stream).
+        device: where the labels are made.
+    Returns:
+        int64 (n,) values in 0..3, each appearing floor(n / 4) or ceil(n / 4) times.
+    """
+    return torch.randperm(n, generator=generator, device=device) % 4
+
+
 @dataclass(frozen=True)
 class ViewParams:
     """Parameter ranges of the SSL views, named as lightly's MoCoV2Transform / SimCLRTransform, and

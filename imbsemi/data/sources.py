@@ -129,12 +129,19 @@ def info(name: str) -> SourceInfo:
     return SOURCES[name]
 
 
+def accepted_options(name: str) -> list[str]:
+    """The loader options (e.g. download, verify, image_size) that source ``name`` reads."""
+    return [k for k in accepted_kwargs(info(name).load) if k not in ("split", "root")]
+
+
 def load(name: str, split: str, root: str, **options: Any) -> ImageArrays:
-    """Load ``split`` of source ``name`` from ``root``; ``options`` (download, verify, image_size)
-    reach the loaders that accept them."""
-    loader = info(name).load
-    accepted = accepted_kwargs(loader)
-    return loader(split, root, **{k: v for k, v in options.items() if k in accepted})
+    """Load ``split`` of source ``name`` from ``root``; an option the loader does not read is an error."""
+    accepted = accepted_options(name)
+    unused = sorted(set(options) - set(accepted))
+    if unused:
+        raise DataError(f"data source {name!r} does not read {', '.join(unused)}; "
+                        f"its options: {', '.join(accepted) or '(none)'}")
+    return info(name).load(split, root, **options)
 
 
 def match_shape(arrays: ImageArrays, shape: tuple[int, int, int]) -> ImageArrays:

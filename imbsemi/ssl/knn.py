@@ -1,13 +1,18 @@
 """kNN evaluation of a backbone: L2-normalised features, at the end of the network or of one of its
-stages, and the temperature-weighted vote of lightly's ``knn_predict``."""
+stages, the temperature-weighted vote of lightly's ``knn_predict``, and the KNNMonitor callback."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from lightly.utils.benchmarking.knn import knn_predict
 from torch import nn
+
+from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.augment import Standardize
+from imbsemi.data.loader import DeviceLoader
 
 KNN_K, KNN_T = 20, 0.1  # the monitor's defaults: neighbours and vote temperature (lightly's benchmarks)
 
@@ -20,7 +25,7 @@ def check_layer(backbone: nn.Module, layer: str | None) -> None:
         backbone.get_submodule(layer)
     except AttributeError:
         stages = [name for name, _ in backbone.named_children()]
-        raise ValueError(f"knn_layer = {layer!r}: {type(backbone).__name__} has no such submodule; "
+        raise ValueError(f"knn.layer = {layer!r}: {type(backbone).__name__} has no such submodule; "
                          f"its top-level modules are {', '.join(stages)}") from None
 
 
@@ -53,3 +58,47 @@ def embed(backbone: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tenso
     """(features, labels) of every (images, labels) batch, concatenated."""
     parts = [(pooled_features(backbone, images, layer), labels) for images, labels in batches]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+class KNNMonitor(pl.Callback):
+    """Logs ``val/knn_acc`` every ``every`` epochs and at the last: the share of ``query`` images
+    whose weighted vote among their ``k`` nearest ``bank`` images (features of the module's
+    ``backbone``, read at ``layer``; temperature ``t``) is their label. The backbone is evaluated in
+    eval mode, and its train/eval mode is restored afterwards.
+
+    Args:
+        bank, query: labeled images (e.g. the labeled training set and the validation split).
+        mean, std: per-channel normalisation of the images.
+        every, k, t, layer: how often, neighbours, vote temperature, feature layer (None: the end).
+        batch_size: images per embedding batch.
+    """
+
+    def __init__(self, bank: ImageArrays, query: ImageArrays, mean: Sequence[float], std: Sequence[float], *,
+                 every: int = 10, k: int = KNN_K, t: float = KNN_T, layer: str | None = None,
+                 batch_size: int = 512) -> None:
+        if every < 1 or k < 1 or t <= 0:
+            raise ValueError(f"knn.every = {every}, knn.k = {k}, knn.t = {t}: must be >= 1, >= 1, > 0")
+        self.bank, self.query, self.mean, self.std = bank, query, mean, std
+        self.every, self.k, self.t, self.layer, self.batch_size = every, k, t, layer, batch_size
+
+    def _loader(self, arrays: ImageArrays, device: torch.device) -> DeviceLoader:
+        stats = (torch.tensor(v, dtype=torch.float32, device=device) for v in (self.mean, self.std))
+        return DeviceLoader(arrays, self.batch_size, Standardize(*stats), device=device)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        check_layer(pl_module.backbone, self.layer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch % self.every and epoch != trainer.max_epochs:
+            return
+        device, backbone = pl_module.device, pl_module.backbone
+        was_training = backbone.training
+        backbone.eval()
+        try:
+            bank, bank_labels = embed(backbone, self._loader(self.bank, device), self.layer)
+            features, labels = embed(backbone, self._loader(self.query, device), self.layer)
+        finally:
+            backbone.train(was_training)
+        accuracy = knn_accuracy(features, labels, bank, bank_labels, self.bank.num_classes, self.k, self.t)
+        pl_module.log("val/knn_acc", accuracy, sync_dist=True)

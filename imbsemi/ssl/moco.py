@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import MoCoProjectionHead
 from lightly.models.utils import batch_shuffle, batch_unshuffle, deactivate_requires_grad, update_momentum
 from lightly.utils.scheduler import cosine_schedule
-from torch import nn
 
-from imbsemi.config import OptimConfig
 from imbsemi.data.augment import MOCO_V2_VIEWS
-from imbsemi.ssl.base import SSLModule, headless
-from imbsemi.ssl.knn import KNN_K, KNN_T
+from imbsemi.ssl.base import SSLModule, SSLTraining, headless
 
 BANK_KEY = "moco_memory_bank"
 
@@ -29,20 +26,16 @@ class MoCoV2SSL(SSLModule):
     of all ranks, so every rank holds the same bank; checkpoints carry it, so a resumed run keeps it.
 
     Args:
-        make_backbone: num_classes -> network with ``features`` and ``feature_dim``.
+        training: the backbone factory and SGD schedule (SSLTraining).
         out_dim, memory_bank_size, temperature, momentum: MoCo's d, K, T and m.
     """
 
     views = MOCO_V2_VIEWS
     min_batch_size = 2
 
-    def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
-                 knn_layer: str | None = None, *,
-                 out_dim: int = 128, memory_bank_size: int = 4096, temperature: float = 0.2,
-                 momentum: float = 0.99) -> None:
-        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t,
-                         knn_layer)
+    def __init__(self, training: SSLTraining, *, out_dim: int = 128, memory_bank_size: int = 4096,
+                 temperature: float = 0.2, momentum: float = 0.99) -> None:
+        super().__init__(headless(training.make_backbone(1)), training)
         if memory_bank_size < 1 or temperature <= 0 or not 0 <= momentum <= 1:
             raise ValueError(f"memory_bank_size = {memory_bank_size}, temperature = {temperature}, momentum = "
                              f"{momentum}: need memory_bank_size >= 1, temperature > 0, 0 <= momentum <= 1")

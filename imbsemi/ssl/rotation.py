@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from imbsemi.config import OptimConfig
-from imbsemi.data.augment import MOCO_V2_VIEWS, rotate_quarters
-from imbsemi.ssl.base import SSLModule
-from imbsemi.ssl.knn import KNN_K, KNN_T
+from imbsemi.data.augment import MOCO_V2_VIEWS, balanced_quarters, rotate_quarters
+from imbsemi.ssl.base import SSLModule, SSLTraining
 
 
 class RotationSSL(SSLModule):
@@ -25,18 +21,16 @@ class RotationSSL(SSLModule):
     rotations, and the epoch with the best rotation accuracy is exported (spec §7.1).
 
     Args:
-        make_backbone: num_classes -> network; called with 4 so its ``fc`` is the rotation head.
+        training: the backbone factory (called with 4 classes: its ``fc`` is the rotation head)
+            and SGD schedule.
         all_rotations: all 4 rotations of every image instead of one random rotation.
         crop_scale: the smallest crop area (fraction of the image), or None for the padded crop.
     """
 
     monitor = "val/rot_acc"
 
-    def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
-                 knn_layer: str | None = None, *, all_rotations: bool = False,
-                 crop_scale: float | None = None) -> None:
-        super().__init__(make_backbone(4), optim, epochs, compile_model, knn_every, knn_k, knn_t, knn_layer)
+    def __init__(self, training: SSLTraining, *, all_rotations: bool = False, crop_scale: float | None = None) -> None:
+        super().__init__(training.make_backbone(4), training)
         if crop_scale is not None:
             if not 0 < crop_scale <= 1:
                 raise ValueError(f"crop_scale = {crop_scale}: must be in (0, 1], or null for the padded crop")
@@ -53,13 +47,12 @@ class RotationSSL(SSLModule):
             quarters = torch.arange(4, device=images.device).repeat_interleave(len(images))
             images = images.repeat(4, 1, 1, 1)
         else:
-            quarters = torch.randperm(len(images), device=images.device) % 4
+            quarters = balanced_quarters(len(images), None, images.device)
         loss = F.cross_entropy(self.backbone(rotate_quarters(images, quarters)), quarters)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
         images, _ = batch
         for k in range(4):
             preds = self.backbone(torch.rot90(images, k, dims=(2, 3))).argmax(1)
@@ -67,6 +60,5 @@ class RotationSSL(SSLModule):
             self._seen += len(images)
 
     def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
         self.log(self.monitor, self._correct / max(self._seen, 1), prog_bar=True, sync_dist=True)
         self._correct = self._seen = 0

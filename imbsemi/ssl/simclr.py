@@ -1,17 +1,12 @@
 """SimCLR (Chen et al., ICML 2020) from lightly's parts."""
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
-from torch import nn
 
-from imbsemi.config import OptimConfig
 from imbsemi.data.augment import SIMCLR_VIEWS
-from imbsemi.ssl.base import SSLModule, headless
-from imbsemi.ssl.knn import KNN_K, KNN_T
+from imbsemi.ssl.base import SSLModule, SSLTraining, headless
 
 
 class SimCLRSSL(SSLModule):
@@ -21,19 +16,15 @@ class SimCLRSSL(SSLModule):
     Shapes: views (N, C, H, W); z (N, out_dim). Under DDP the negatives of all ranks are gathered.
 
     Args:
-        make_backbone: num_classes -> network with ``features`` and ``feature_dim``.
+        training: the backbone factory and SGD schedule (SSLTraining).
         out_dim, temperature: projection size and T.
     """
 
     views = SIMCLR_VIEWS
     min_batch_size = 2
 
-    def __init__(self, make_backbone: Callable[[int], nn.Module], optim: OptimConfig, epochs: int,
-                 compile_model: bool = False, knn_every: int = 10, knn_k: int = KNN_K, knn_t: float = KNN_T,
-                 knn_layer: str | None = None, *,
-                 out_dim: int = 128, temperature: float = 0.5) -> None:
-        super().__init__(headless(make_backbone(1)), optim, epochs, compile_model, knn_every, knn_k, knn_t,
-                         knn_layer)
+    def __init__(self, training: SSLTraining, *, out_dim: int = 128, temperature: float = 0.5) -> None:
+        super().__init__(headless(training.make_backbone(1)), training)
         if temperature <= 0:
             raise ValueError(f"temperature = {temperature}: must be > 0")
         width = self.backbone.feature_dim

@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, AugmentedViews, Standardize, color_jitter, crop_flip,
-                                   normalize, rotate_quarters, sample_crop_boxes)
+from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, AugmentedViews, Standardize, balanced_quarters,
+                                   color_jitter, crop_flip, normalize, rotate_quarters, sample_crop_boxes)
 from imbsemi.data.loader import DeviceLoader
 
 IDENTITY = Standardize(torch.tensor([0.0]), torch.tensor([1.0]))
@@ -22,16 +22,16 @@ def test_crop_offsets_cover_the_range_uniformly() -> None:
     visible = out[..., 0].flatten(1).max(1).values == 255
     rows, cols = found[visible] // 6, found[visible] % 6
     # pixel visible iff dy <= pad and dx <= pad: 3 x 3 of 5 x 5 offsets
-    assert abs(visible.float().mean().item() - 9 / 25) < 0.02
+    assert abs(visible.float().mean().item() - 9 / 25) < 0.021  # 6 sd of 20,000 draws
     counts = torch.bincount(rows * 3 + cols, minlength=9).float() / visible.sum()
-    assert torch.allclose(counts, torch.full((9,), 1 / 9), atol=0.015)
+    assert torch.allclose(counts, torch.full((9,), 1 / 9), atol=0.023)  # 6 sd of ~7,200 visible
 
 
 def test_flip_rate_is_one_half() -> None:
     images = torch.arange(4, dtype=torch.uint8).view(1, 1, 4, 1).repeat(10000, 4, 1, 1)
     out = crop_flip(images, 0, True, torch.Generator().manual_seed(1))
     flipped = (out[:, 0, 0, 0] == 3).float().mean().item()
-    assert abs(flipped - 0.5) < 0.02
+    assert abs(flipped - 0.5) < 0.03  # 6 sd of 10,000 draws
 
 
 def test_rotate_quarters_matches_rot90() -> None:
@@ -90,22 +90,22 @@ def test_crop_boxes_follow_random_resized_crop_ranges() -> None:
 
 
 def test_jitter_applies_with_probability_and_keeps_range() -> None:
-    x = torch.rand(4000, 3, 4, 4)
+    x = torch.rand(16000, 3, 4, 4, generator=torch.Generator().manual_seed(0))
     out = color_jitter(x, MOCO_V2_VIEWS, torch.Generator().manual_seed(0))
     changed = (out - x).abs().flatten(1).amax(1) > 1e-6
     # jitter p = 0.8, grayscale p = 0.2: unchanged only with neither (0.2 x 0.8 = 0.16)
-    assert abs((~changed).float().mean().item() - 0.16) < 0.02
+    assert abs((~changed).float().mean().item() - 0.16) < 0.02  # 6.9 sd of 16,000 draws
     assert out.min() >= 0 and out.max() <= 1
     gray = (out[:, 0] == out[:, 1]).flatten(1).all(1) & (out[:, 1] == out[:, 2]).flatten(1).all(1)
-    assert abs(gray.float().mean().item() - 0.2) < 0.02
+    assert abs(gray.float().mean().item() - 0.2) < 0.02  # 6.3 sd
 
 
 def test_brightness_factor_range() -> None:
-    x = torch.full((3000, 1, 2, 2), 0.5)
+    x = torch.full((10000, 1, 2, 2), 0.5)
     out = color_jitter(x, SIMCLR_VIEWS, torch.Generator().manual_seed(0))[:, 0, 0, 0]
     factors = out[(out - 0.5).abs() > 1e-6] / 0.5
     assert factors.min() >= 0.2 - 1e-4 and factors.max() <= 1.8 + 1e-4  # U(1 - 0.8, 1 + 0.8), clamped at 1
-    assert abs(len(factors) / 3000 - 0.8) < 0.03
+    assert abs(len(factors) / 10000 - 0.8) < 0.03  # 7.5 sd
 
 
 def test_two_views_differ_and_have_the_input_shape() -> None:
@@ -130,9 +130,16 @@ def test_view_count_sets_the_views_per_image_on_both_paths() -> None:
 
 
 def test_rotation_labels_are_balanced_per_batch() -> None:
-    torch.manual_seed(0)
-    quarters = torch.randperm(130) % 4
-    assert torch.bincount(quarters).tolist() == [33, 33, 32, 32]
+    cpu = torch.device("cpu")
+    for n in range(1, 41):
+        for seed in range(3):
+            quarters = balanced_quarters(n, torch.Generator().manual_seed(seed), cpu)
+            assert quarters.dtype == torch.int64 and quarters.shape == (n,)
+            assert quarters.min() >= 0 and quarters.max() <= 3
+            counts = torch.bincount(quarters, minlength=4)
+            assert counts.min() >= n // 4 and counts.max() <= -(-n // 4)
+    orders = [balanced_quarters(40, torch.Generator().manual_seed(seed), cpu) for seed in (0, 0, 1)]
+    assert torch.equal(orders[0], orders[1]) and not torch.equal(orders[0], orders[2])
 
 
 def _only(**spreads: float):
@@ -151,7 +158,8 @@ def test_contrast_scales_around_the_mean_gray_level() -> None:
 
 
 def test_saturation_and_hue_keep_the_luma() -> None:
-    x = 0.25 + 0.5 * torch.rand(300, 3, 4, 4)  # away from 0 and 1, so nothing clamps
+    # within 0.05 of gray, a hue shift up to 0.1 turn (largest row sum of its matrix ~2.4) stays inside [0, 1]
+    x = 0.45 + 0.1 * torch.rand(300, 3, 4, 4, generator=torch.Generator().manual_seed(0))
     luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     for params in (_only(cj_sat=0.4), _only(cj_hue=0.1)):
         out = color_jitter(x, params, torch.Generator().manual_seed(1))

@@ -7,17 +7,15 @@ import numpy as np
 import pytest
 
 from imbsemi.config import DataConfig, PoolConfig, SourceRef
-from imbsemi.data.datamodule import LTDataModule
+from imbsemi.data.splits import LTSplits
 from imbsemi.data.sources import load, match_shape
 from imbsemi.errors import DataError
 
 DIGITS = DataConfig(n_max=50, pool=PoolConfig(size_factor=3, irrelevant=SourceRef("photos")))
 
 
-def built(config: DataConfig = DIGITS, seed: int = 0) -> LTDataModule:
-    datamodule = LTDataModule(config, seed, batch_size=32)
-    datamodule.setup()
-    return datamodule
+def built(config: DataConfig = DIGITS, seed: int = 0) -> LTSplits:
+    return LTSplits(config, seed)
 
 
 def test_real_digits_in_uint8() -> None:

@@ -11,18 +11,16 @@ import pytest
 from formats import write_cifar10, write_cifar100, write_svhn, write_tinyimages
 from imbsemi.config import DataConfig, load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.datamodule import LTDataModule
+from imbsemi.data.splits import LTSplits
 from imbsemi.data.longtail import class_counts, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.data.sources import load
 from imbsemi.errors import DataError
 
 
-def datamodule(tmp_path: Path, *overrides: str, seed: int = 0) -> LTDataModule:
+def datamodule(tmp_path: Path, *overrides: str, seed: int = 0) -> LTSplits:
     data = load_config(DataConfig, None, [f"root={tmp_path}", "verify=false", *overrides])
-    module = LTDataModule(data, seed, batch_size=8)
-    module.setup()
-    return module
+    return LTSplits(data, seed)
 
 
 @pytest.mark.parametrize("rho, expected", [

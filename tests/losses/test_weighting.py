@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from imbsemi.errors import ConfigError
-from imbsemi.losses.weighting import (WeightSchedule, class_sampling_probabilities, effective_number_weights,
-                                      inverse_frequency_weights)
+from imbsemi.data.sampling import class_sampling_probabilities
+from imbsemi.losses.weighting import WeightSchedule, effective_number_weights, inverse_frequency_weights
 
 CIFAR10_RHO100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 

@@ -44,6 +44,6 @@ def test_embed_concatenates_batches_in_order() -> None:
 
 
 def test_unknown_layer_names_the_layers_there_are() -> None:
-    with pytest.raises(ValueError, match="knn_layer = 'layer9': ResNetCifar has no such submodule; its top-level "
+    with pytest.raises(ValueError, match="knn.layer = 'layer9': ResNetCifar has no such submodule; its top-level "
                                          "modules are conv1, bn1, layer1, layer2, layer3, fc"):
         check_layer(MODELS["resnet20"](10), "layer9")

@@ -1,0 +1,124 @@
+"""LTSplits: the test set, validation split, long-tailed labeled set and unlabeled pool of one
+DataConfig and seed, each built once."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from imbsemi.config import DataConfig, SourceRef
+from imbsemi.data import sources
+from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
+from imbsemi.data.pools import build_pool
+from imbsemi.errors import ConfigError, DataError
+from imbsemi.io import sha256_arrays
+
+LOADER_OPTIONS = ("download", "verify", "image_size")  # DataConfig keys that only some loaders read
+# a source without checksums satisfies `verify` either way; the other options change what is read
+MUST_TAKE_EFFECT = ("download", "image_size")
+
+
+class LTSplits:
+    """Long-tailed splits of one source, deterministic by ``seed``.
+
+    The validation split (``val_per_class`` per class) is held out from the training images first;
+    the labeled set is drawn from the rest with the counts of ``class_counts``; the pool (built on
+    first use: it may read other sources) is drawn from what remains or from ``pool.relevant``.
+    """
+
+    def __init__(self, config: DataConfig, seed: int) -> None:
+        self.config, self.seed = config, seed
+        self.source = sources.info(config.source)
+        self.options = _loader_options(config)
+        train = self._load(SourceRef(config.source, "train"))
+        self.test = self._load(SourceRef(config.source, "test"))
+        self.rngs = seed_streams(seed)
+        num_classes = train.num_classes
+        val_index = select_per_class(train.targets, [config.val_per_class] * num_classes, self.rngs["validation"],
+                                     what="validation split", hint="; lower data.val_per_class")
+        rest = np.setdiff1d(np.arange(len(train)), val_index)
+        self.n_max = config.n_max or self.source.n_max or len(train) / num_classes
+        self.counts = by_label(class_counts(self.n_max, num_classes, config.rho, config.imb_type),
+                               self.source.head_to_tail)
+        labeled_index = select_per_class(
+            train.targets, self.counts, self.rngs["labeled"], rest, what="labeled set",
+            hint=f" after holding out data.val_per_class = {config.val_per_class}; lower data.n_max "
+                 f"(now {self.n_max:g}) or data.val_per_class")
+        self.val, self.labeled = train.subset(val_index), train.subset(labeled_index)
+        self._train_source = train
+        self._pool_candidates = np.setdiff1d(rest, labeled_index)
+        self.mean, self.std = ((self.source.mean, self.source.std) if self.source.mean is not None
+                               else _channel_stats(self.labeled))
+        self.shortages: list[dict[str, Any]] = []
+
+    def _load(self, ref: SourceRef) -> ImageArrays:
+        accepted = sources.accepted_options(ref.name)
+        return sources.load(ref.name, ref.split, ref.root or self.config.root,
+                            **{k: v for k, v in self.options.items() if k in accepted})
+
+    @property
+    def num_classes(self) -> int:
+        return self.labeled.num_classes
+
+    @cached_property
+    def pool(self) -> ImageArrays:
+        """The unlabeled pool (targets: reference labels, -1 for irrelevant images)."""
+        cfg = self.config.pool
+        relevant, candidates = self._train_source, self._pool_candidates
+        if cfg.relevant is not None:
+            relevant = sources.match_shape(self._load(cfg.relevant), self.labeled.image_shape)
+            candidates = np.arange(len(relevant))
+            if relevant.num_classes != self.num_classes:
+                raise DataError(f"data.pool.relevant = {cfg.relevant.name}:{cfg.relevant.split} has "
+                                f"{relevant.num_classes} classes; {self.config.source} has {self.num_classes}")
+        irrelevant = None
+        if cfg.irrelevant is not None and cfg.relevance < 1:
+            irrelevant = sources.match_shape(self._load(cfg.irrelevant), self.labeled.image_shape)
+        pool, self.shortages = build_pool(
+            relevant, candidates, len(self.labeled), size_factor=cfg.size_factor, rho_u=cfg.rho_u,
+            relevance=cfg.relevance, head_to_tail=self.source.head_to_tail, irrelevant=irrelevant,
+            rngs=self.rngs, allow_shortage=cfg.allow_shortage)
+        return pool
+
+    def manifest(self) -> dict[str, Any]:
+        """Per-class counts, index hashes and fingerprints of every split built so far."""
+        splits = {"test": self.test, "validation": self.val, "labeled": self.labeled}
+        if "pool" in self.__dict__:
+            splits["pool"] = self.pool
+        out: dict[str, Any] = {"seed": self.seed, "source": self.config.source, "n_max": self.n_max}
+        for name, arrays in splits.items():
+            out[name] = {"size": len(arrays), "class_counts": arrays.class_counts(),
+                         "sources": list(arrays.provenance.sources),
+                         "indices_sha256": sha256_arrays(arrays.provenance.source_id, arrays.provenance.index),
+                         "fingerprint": arrays.fingerprint()}
+        if "pool" in splits:
+            irrelevant = int((self.pool.targets < 0).sum())
+            out["pool"].update(irrelevant=irrelevant, shortages=self.shortages,
+                               relevance=(len(self.pool) - irrelevant) / max(len(self.pool), 1))
+        return out
+
+
+def _loader_options(config: DataConfig) -> dict[str, Any]:
+    """The loader options of ``config``; ``download`` or ``image_size`` changed from its default while
+    no source of this config reads it is an error rather than silently ignored."""
+    used = [config.source]
+    if config.pool.relevant is not None:
+        used.append(config.pool.relevant.name)
+    if config.pool.irrelevant is not None and config.pool.relevance < 1:
+        used.append(config.pool.irrelevant.name)
+    readers = {name: sources.accepted_options(name) for name in used}
+    defaults = DataConfig()
+    for option in MUST_TAKE_EFFECT:
+        value = getattr(config, option)
+        if value != getattr(defaults, option) and not any(option in accepted for accepted in readers.values()):
+            takers = sorted(n for n in sources.SOURCES if option in sources.accepted_options(n))
+            raise ConfigError(f"data.{option} = {value!r} has no effect: no source of this config "
+                              f"({', '.join(used)}) reads it; it applies to {', '.join(takers)}")
+    return {option: getattr(config, option) for option in LOADER_OPTIONS}
+
+
+def _channel_stats(arrays: ImageArrays) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    x = arrays.images.reshape(-1, arrays.images.shape[-1]) / 255.0
+    return tuple(x.mean(0).tolist()), tuple(np.maximum(x.std(0), 1e-3).tolist())

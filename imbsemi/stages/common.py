@@ -1,0 +1,117 @@
+"""What every stage shares: the result object, the run folder, seeding, the Trainer, data and model
+building, and the exported model file."""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from imbsemi.accel import trainer_defaults
+from imbsemi.checkpoints import save_model
+from imbsemi.config import CommonConfig, config_hash, save_config
+from imbsemi.data.splits import LTSplits
+from imbsemi.io import library_versions, write_json
+from imbsemi.models import MODELS
+from imbsemi.registry import build
+from imbsemi.tracking import EpochLine, make_loggers, run_dir
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage run produced.
+
+    Attributes:
+        folder: the run folder.
+        metrics: the content of ``folder/metrics.json``.
+        paths: the files the stage made, by role (e.g. ``model``, ``backbone``, ``pseudo_labels``).
+        reused: True when a finished run with the same config was found and nothing was trained.
+    """
+    folder: Path
+    metrics: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+    reused: bool = False
+
+
+def run_folder(config: CommonConfig, stage: str, config_stem: str | None = None) -> Path:
+    """``<out_dir>/<stage>/<name>``, by default ``<config_stem or stage>-<hash[:8]>``."""
+    return run_dir(config.out_dir, stage, config.name, config_stem or stage, config_hash(config))
+
+
+def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> Path:
+    """Create the run folder (default: ``run_folder``), save the resolved config, its hash and library
+    versions; seed everything. Returns the folder."""
+    folder = run_folder(config, stage) if folder is None else Path(folder)
+    digest = config_hash(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / "config.yaml")
+    write_json(folder / "run.json", {"stage": stage, "config_hash": digest, "seed": config.seed,
+                                     "versions": library_versions()})
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    return folder
+
+
+def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, monitor: str | None,
+                 callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
+    """A Lightning Trainer writing to ``folder``: CSV logs, last + best (max ``monitor``) checkpoints;
+    with no ``monitor`` (no validation split) the "best" checkpoint is the last epoch's. Device,
+    precision and progress display come from ``accel.trainer_defaults``."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
+                                              mode="max", save_last=True, enable_version_counter=False)
+    options = trainer_defaults(config.trainer)
+    progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
+    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=make_loggers(folder),
+                      callbacks=[*callbacks, checkpoint, *progress], **options)
+
+
+def make_splits(config: CommonConfig) -> LTSplits:
+    """The splits of ``config.data`` for ``config.seed``."""
+    return LTSplits(config.data, config.seed)
+
+
+def save_manifest(folder: Path, splits: LTSplits) -> None:
+    """Write ``folder/data_manifest.json``: per-class counts and index hashes of the splits built."""
+    write_json(folder / "data_manifest.json", splits.manifest())
+
+
+def fixed_model_kwargs(splits: LTSplits, num_classes: int) -> dict[str, Any]:
+    """Architecture kwargs the data decides: output classes and input channels."""
+    return {"num_classes": num_classes, "in_channels": splits.labeled.image_shape[-1]}
+
+
+def make_model(config: CommonConfig, splits: LTSplits, num_classes: int) -> nn.Module:
+    """A fresh ``config.model.arch`` network for this data, with the user's ``model.kwargs``."""
+    return build(MODELS, config.model.arch, config.model.kwargs, "model.arch",
+                 **fixed_model_kwargs(splits, num_classes))
+
+
+def best_score(trainer: pl.Trainer) -> float | None:
+    """The monitored validation metric of the selected checkpoint (None without a validation split)."""
+    score = trainer.checkpoint_callback.best_model_score
+    return None if score is None else float(score)
+
+
+def restore_best(module: pl.LightningModule, trainer: pl.Trainer) -> str:
+    """Load the best (by the monitored validation metric) weights into ``module``; return their path."""
+    path = trainer.checkpoint_callback.best_model_path
+    module.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    return path
+
+
+def export_model(path: Path, model: nn.Module, kind: str, config: CommonConfig, splits: LTSplits,
+                 provenance: dict[str, Any]) -> None:
+    """Save ``model`` as an imbsemi model file (``kind``: classifier or backbone) with the data's
+    classes and normalisation; a backbone records no ``num_classes``, its head is not saved."""
+    arch_kwargs = {**fixed_model_kwargs(splits, splits.num_classes), **config.model.kwargs}
+    if kind == "backbone":
+        del arch_kwargs["num_classes"]
+    save_model(path, model, kind=kind, arch=config.model.arch, arch_kwargs=arch_kwargs,
+               classes=splits.labeled.classes, mean=splits.mean, std=splits.std,
+               provenance={"config_hash": config_hash(config), "seed": config.seed, **provenance})

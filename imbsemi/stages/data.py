@@ -1,0 +1,53 @@
+"""The data a config builds, without training: its splits with the pool, and a saved pool file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from imbsemi.config import CommonConfig, config_hash, to_dict
+from imbsemi.data.splits import LTSplits
+from imbsemi.io import atomic_write, write_json
+from imbsemi.stages.common import StageResult, make_splits
+
+
+def build_data(config: CommonConfig) -> LTSplits:
+    """The splits of a config of any stage, its pool included."""
+    splits = make_splits(config)
+    _ = splits.pool
+    return splits
+
+
+def summary_table(manifest: dict, num_classes: int) -> list[str]:
+    """Rows: one per class (test, validation, labeled, pool counts), a total, and the pool's relevance."""
+    names = [n for n in ("test", "validation", "labeled", "pool") if n in manifest]
+    rows = [f"{'class':<8}" + "".join(f"{name:>12}" for name in names)]
+    for label in range(num_classes):
+        rows.append(f"{label:<8}" + "".join(f"{manifest[n]['class_counts'][label]:>12}" for n in names))
+    rows.append(f"{'total':<8}" + "".join(f"{sum(manifest[n]['class_counts']):>12}" for n in names))
+    pool = manifest["pool"]
+    rows.append(f"pool: {pool['size']} images, {pool['irrelevant']} irrelevant; realised relevance "
+                f"{pool['relevance']:.3f}" + (f"; shortages: {pool['shortages']}" if pool["shortages"] else ""))
+    return rows
+
+
+def data_summary(config: CommonConfig) -> list[str]:
+    """A header line (source, rho, n_max, rho_u, relevance, seed) and ``summary_table`` of ``config``'s data."""
+    splits, data = build_data(config), config.data
+    header = (f"{data.source}: rho={data.rho:g} n_max={splits.n_max:g} rho_u={data.pool.rho_u:g} "
+              f"relevance={data.pool.relevance:g} seed={config.seed}")
+    return [header, *summary_table(splits.manifest(), splits.num_classes)]
+
+
+def save_pool(config: CommonConfig, out: Path) -> StageResult:
+    """Write the pool of ``config`` to ``out`` (.npz: x, y (-1: irrelevant), sources, source_id, index)
+    and its manifest to ``out`` with suffix .json. Result paths: ``pool``, ``manifest``."""
+    splits = build_data(config)
+    pool, out = splits.pool, Path(out)
+    with atomic_write(out) as handle:
+        np.savez(handle, x=pool.images, y=pool.targets, sources=np.array(pool.provenance.sources),
+                 source_id=pool.provenance.source_id, index=pool.provenance.index)
+    manifest = {"name": out.stem, "config_hash": config_hash(config), "data": to_dict(config)["data"],
+                "seed": config.seed, **splits.manifest()}
+    write_json(out.with_suffix(".json"), manifest)
+    return StageResult(out.parent, manifest, {"pool": out, "manifest": out.with_suffix(".json")})

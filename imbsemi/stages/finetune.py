@@ -1,0 +1,140 @@
+"""Stages 2 and 3: a classifier on the labeled set (optionally from an SSP backbone), on labeled +
+pseudo-labeled images (self-training), cRT, or tau-normalisation of a trained classifier."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from torch import nn
+
+from imbsemi.checkpoints import load_backbone, load_classifier
+from imbsemi.classifier.module import ClassifierModule
+from imbsemi.classifier.pseudo_labels import PseudoLabels
+from imbsemi.config import FinetuneConfig
+from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
+from imbsemi.data.sampling import class_sampling_probabilities, drw_start_epoch, effective_rule
+from imbsemi.data.splits import LTSplits
+from imbsemi.errors import CheckpointError, ConfigError, DataError
+from imbsemi.io import write_json
+from imbsemi.losses import LOSSES
+from imbsemi.losses.weighting import WeightSchedule
+from imbsemi.models.heads import tau_normalize
+from imbsemi.registry import build, lookup
+from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
+                                   save_manifest, start_run)
+from imbsemi.stages.evaluate import write_figures
+
+TAU_GRID = [round(0.1 * i, 1) for i in range(21)]
+log = logging.getLogger("imbsemi")
+
+
+def with_loss_head(config: FinetuneConfig) -> FinetuneConfig:
+    """Give the model the cosine head when the loss needs it (LDAM) and the user did not choose."""
+    needs_norm = getattr(lookup(LOSSES, config.loss.name, "loss.name"), "requires_normed_head", False)
+    if not needs_norm or "use_norm" in config.model.kwargs:
+        return config
+    model = dataclasses.replace(config.model, kwargs={**config.model.kwargs, "use_norm": True})
+    return dataclasses.replace(config, model=model)
+
+
+def pseudo_labeled_pool(config: FinetuneConfig, splits: LTSplits) -> PseudoLabeledPool | None:
+    """The pseudo-labels of ``config.pseudo_labels`` mapped onto this config's pool, with the
+    self-training settings (None without pseudo-labels)."""
+    if config.pseudo_labels is None:
+        return None
+    pseudo = PseudoLabels.load(config.pseudo_labels)
+    labels, confidences = pseudo.for_pool(splits.pool, config.pseudo_labels)
+    st = config.self_training
+    if st.soft and pseudo.probabilities is None:
+        raise DataError(f"self_training.soft: {config.pseudo_labels} has no probabilities; make it with "
+                        "imbsemi pseudolabel ... save_probabilities=true")
+    return PseudoLabeledPool(labels, confidences, st.threshold, st.omega, pseudo.probabilities if st.soft else None)
+
+
+def initial_model(config: FinetuneConfig, splits: LTSplits) -> tuple[nn.Module, str | None]:
+    """The network to train: fresh, from a backbone (``init``), or the ``init`` classifier (tau_norm)."""
+    if config.mode in ("crt", "tau_norm") and config.init is None:
+        raise ConfigError(f"mode: {config.mode} needs init=PATH, a trained classifier's model.pt")
+    if config.mode == "tau_norm" and config.tau is None and not len(splits.val):
+        raise ConfigError("tau: null picks tau on the validation split, but data.val_per_class = 0; "
+                          "give tau or a validation split")
+    if config.mode == "tau_norm":
+        model, meta = load_classifier(config.init)
+        if (meta["arch"], meta["arch_kwargs"]["num_classes"]) != (config.model.arch, splits.num_classes):
+            raise CheckpointError(f"checkpoint {config.init}: {meta['arch']} with {meta['arch_kwargs']['num_classes']}"
+                                  f" classes; expected {config.model.arch} with {splits.num_classes}")
+        return model, "loaded the whole classifier"
+    model = make_model(config, splits, splits.num_classes)
+    report = load_backbone(model, config.init) if config.init is not None else None
+    return model, report
+
+
+def choose_tau(module: ClassifierModule, trainer: pl.Trainer, datamodule: LTDataModule) -> float:
+    """The tau of TAU_GRID whose tau-normalised head has the best validation balanced accuracy."""
+    scores = {}
+    for tau in TAU_GRID:
+        candidate = copy.deepcopy(module)
+        tau_normalize(candidate.model, tau)
+        scores[tau] = trainer.validate(candidate, datamodule=datamodule, verbose=False)[0][module.monitor]
+    return max(scores, key=scores.get)
+
+
+def _tau_norm(config: FinetuneConfig, module: ClassifierModule, trainer: pl.Trainer,
+              datamodule: LTDataModule) -> tuple[float, float | None]:
+    """Rescale the head by tau (given or chosen on validation) and test it; (tau, validation score)."""
+    tau = config.tau if config.tau is not None else choose_tau(module, trainer, datamodule)
+    tau_normalize(module.model, tau)
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    has_val = len(datamodule.splits.val) > 0
+    return tau, trainer.validate(module, datamodule=datamodule, verbose=False)[0][module.monitor] if has_val else None
+
+
+def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageResult:
+    """Train (or, for tau_norm, adjust) a classifier, select it on the validation split, report the test set.
+
+    Writes ``model.pt`` (the selected classifier), ``metrics.json``, the data manifest and figures in
+    the run folder (default: ``run_folder(config, "finetune")``). Result paths: ``model``.
+    """
+    folder = start_run(config, "finetune", folder)
+    config = with_loss_head(config)
+    splits = make_splits(config)
+    rule = effective_rule(config.rule.name, config.mode)
+    spec = TrainSpec(config.optim.batch_size, pseudo_labeled_pool(config, splits), rule, config.rule.beta,
+                     config.self_training.unlabeled_share)
+    datamodule = LTDataModule(splits, spec)
+    save_manifest(folder, splits)
+    counts = datamodule.train_set.class_counts()
+    model, init_report = initial_model(config, splits)
+    if init_report:
+        log.info("finetune: init from %s: %s", config.init, init_report)
+    loss = build(LOSSES, config.loss.name, config.loss.kwargs, "loss.name", class_counts=counts)
+    schedule = WeightSchedule(rule, counts, config.rule.weights, config.rule.beta,
+                              drw_start_epoch(config.rule.drw_epoch, config.rule.drw_fraction, config.epochs))
+    module = ClassifierModule(model, loss, config.optim, config.epochs, splits.counts, config.model.compile,
+                              schedule, config.posthoc_tau, freeze_backbone=config.mode == "crt",
+                              shot_thresholds=config.shot_thresholds)
+    trainer = make_trainer(config, folder, "finetune", config.epochs, module.monitor if len(splits.val) else None)
+    tau = None
+    if config.mode == "tau_norm":
+        tau, best_val = _tau_norm(config, module, trainer, datamodule)
+    else:
+        trainer.fit(module, datamodule=datamodule)
+        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+        best_val = best_score(trainer)
+    model_path = folder / "model.pt"
+    resampled = datamodule.sample_weights is not None and not datamodule.mixes_pool_share
+    metrics: dict[str, Any] = {
+        "model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
+        "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
+        "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist() if resampled else None,
+        "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
+        "labeled_counts": splits.counts}
+    export_model(model_path, model, "classifier", config, splits,
+                 provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
+    write_figures(folder / "figures", model, datamodule, module.test_report, config.seed)
+    write_json(folder / "metrics.json", metrics)
+    return StageResult(folder, metrics, {"model": model_path})

@@ -1,0 +1,59 @@
+"""Pseudo-labelling: predict the unlabeled pool with a classifier -> PseudoLabels file, and per-class
+pseudo-label recall / precision against the pool's reference labels where they exist."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imbsemi import plots
+from imbsemi.accel import run_device
+from imbsemi.checkpoints import load_classifier
+from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
+from imbsemi.config import PseudolabelConfig, config_hash
+from imbsemi.data.augment import Standardize
+from imbsemi.data.loader import DeviceLoader
+from imbsemi.errors import CheckpointError, ConfigError
+from imbsemi.io import sha256_file, write_json
+from imbsemi.metrics import classification_report
+from imbsemi.stages.common import StageResult, make_splits, save_manifest, start_run
+
+
+def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None) -> StageResult:
+    """Label every pool image with ``config.checkpoint``; write ``pseudo_labels.npz`` (+ .json) and
+    ``metrics.json`` in the run folder (default: ``run_folder(config, "pseudolabel")``).
+    Result paths: ``pseudo_labels``."""
+    if config.checkpoint is None:
+        raise ConfigError("checkpoint: required; give the classifier's model.pt, e.g. checkpoint=runs/.../model.pt")
+    folder = start_run(config, "pseudolabel", folder)
+    model, meta = load_classifier(config.checkpoint)
+    splits = make_splits(config)
+    if meta["arch_kwargs"]["num_classes"] != splits.num_classes:
+        raise CheckpointError(f"checkpoint {config.checkpoint}: {meta['arch_kwargs']['num_classes']} classes, "
+                              f"but data source {config.data.source!r} has {splits.num_classes}")
+    pool = splits.pool
+    save_manifest(folder, splits)
+    device = run_device(config.trainer)
+    mean, std = (torch.tensor(meta["normalization"][k], device=device) for k in ("mean", "std"))
+    batches = DeviceLoader(pool, config.batch_size, Standardize(mean, std), device=device)
+    labels, confidences, probabilities = predict(model, batches, device)
+    relevant = pool.targets >= 0
+    accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None
+    report = classification_report(torch.from_numpy(labels[relevant]), torch.from_numpy(pool.targets[relevant]),
+                                   splits.counts) if relevant.any() else None
+    provenance = {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool), "checkpoint": config.checkpoint,
+                  "checkpoint_sha256": sha256_file(config.checkpoint), "seed": config.seed,
+                  "config_hash": config_hash(config), "reference_accuracy": accuracy}
+    path = folder / "pseudo_labels.npz"
+    PseudoLabels(labels, confidences, provenance, probabilities if config.save_probabilities else None).save(path)
+    classes = splits.num_classes
+    if report is not None:
+        plots.per_class_bars(folder / "figures" / "pseudo_labels.png", splits.counts,
+                             {"recall": report["per_class_acc"], "precision": report["per_class_precision"]},
+                             "pseudo-labels against reference labels")
+    metrics = {"reference_accuracy": accuracy, "pool_size": len(pool), "reference_report": report,
+               "pseudo_label_counts": np.bincount(labels, minlength=classes).tolist(),
+               "irrelevant_pseudo_label_counts": np.bincount(labels[~relevant], minlength=classes).tolist()}
+    write_json(folder / "metrics.json", metrics)
+    return StageResult(folder, metrics, {"pseudo_labels": path})

@@ -1,0 +1,59 @@
+"""Stage 1: self-supervised pre-training on the long-tailed labeled images, without their labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from imbsemi.config import SSPConfig
+from imbsemi.data.datamodule import LTDataModule, TrainSpec
+from imbsemi.data.splits import LTSplits
+from imbsemi.errors import ConfigError
+from imbsemi.io import write_json
+from imbsemi.registry import build
+from imbsemi.ssl import SSL_METHODS
+from imbsemi.ssl.base import SSLTraining
+from imbsemi.ssl.knn import KNNMonitor, check_layer
+from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
+                                   restore_best, save_manifest, start_run)
+
+
+def knn_monitor(config: SSPConfig, splits: LTSplits, backbone: nn.Module) -> list[KNNMonitor]:
+    """The kNN monitor of ``config.knn`` (labeled set as the bank, validation split as the queries);
+    none without a validation split."""
+    knn = config.knn
+    try:
+        check_layer(backbone, knn.layer)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    if not len(splits.val):
+        return []
+    return [KNNMonitor(splits.labeled, splits.val, splits.mean, splits.std, every=knn.every, k=knn.k, t=knn.t,
+                       layer=knn.layer)]
+
+
+def run_ssp(config: SSPConfig, folder: Path | None = None) -> StageResult:
+    """Pre-train ``config.method`` on the long-tailed labeled images; export the best backbone (by the
+    method's validation metric, else the last epoch) to ``backbone.pt`` in the run folder (default:
+    ``run_folder(config, "ssp")``). Result paths: ``backbone``."""
+    folder = start_run(config, "ssp", folder)
+    splits = make_splits(config)
+    save_manifest(folder, splits)
+    training = SSLTraining(lambda n: make_model(config, splits, n), config.optim, config.epochs, config.model.compile)
+    module = build(SSL_METHODS, config.method.name, config.method.kwargs, "method.name", training=training)
+    datamodule = LTDataModule(splits, TrainSpec(config.optim.batch_size, views=module.views))
+    monitor = module.monitor if len(splits.val) else None
+    trainer = make_trainer(config, folder, "ssp", config.epochs, monitor, knn_monitor(config, splits, module.backbone))
+    trainer.fit(module, datamodule=datamodule)
+    best = restore_best(module, trainer)
+    knn = trainer.callback_metrics.get("val/knn_acc")
+    scores = {"selected_by": monitor or "last epoch", "score": best_score(trainer),
+              "last_knn_acc": None if knn is None else float(knn)}
+    path = folder / "backbone.pt"
+    metrics = {**scores, "best_checkpoint": best}
+    if trainer.is_global_zero:  # under DDP one process writes the outputs
+        export_model(path, module.backbone, "backbone", config, splits,
+                     provenance={"method": config.method.name, **scores,
+                                 "labeled_fingerprint": splits.labeled.fingerprint()})
+        write_json(folder / "metrics.json", metrics)
+    return StageResult(folder, metrics, {"backbone": path})
