@@ -26,8 +26,8 @@ T = TypeVar("T")
 # Trainer arguments the CLIs set themselves; users set `epochs` or the run folder instead.
 RESERVED_TRAINER_KEYS = ("max_epochs", "logger", "callbacks", "default_root_dir", "enable_checkpointing")
 
-# The kNN monitor's defaults: neighbours and vote temperature (lightly's benchmarks). Defined here, not
-# imported from imbsemi.ssl.knn: importing imbsemi.ssl runs its __init__, whose modules import this one.
+# The kNN monitor's defaults: neighbours and vote temperature (lightly's benchmarks); imbsemi.ssl.knn
+# imports them (config loading must not import torch or lightly).
 KNN_K, KNN_T = 20, 0.1
 
 

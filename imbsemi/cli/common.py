@@ -15,13 +15,16 @@ OVERRIDES_HELP = "overrides: dotted keys after the options, e.g. data.rho=50 --o
 
 
 def show_progress() -> None:
-    """Send the stages' progress messages (logger ``imbsemi``) to stderr, once per process."""
+    """Send the stages' progress messages (logger ``imbsemi``) to the current stderr."""
     logger = logging.getLogger("imbsemi")
-    if not logger.handlers:
+    handler = next((h for h in logger.handlers if getattr(h, "name", None) == "imbsemi-cli"), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("imbsemi-cli")
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    handler.setStream(sys.stderr)  # the stream of this call (tests swap sys.stderr between calls)
 
 
 def config_parser(cls: type, prog: str, description: str, default_config: str | None = None) -> argparse.ArgumentParser:

@@ -10,11 +10,10 @@ import torch.nn.functional as F
 from lightly.utils.benchmarking.knn import knn_predict
 from torch import nn
 
+from imbsemi.config import KNN_K, KNN_T
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.augment import Standardize
 from imbsemi.data.loader import DeviceLoader
-
-KNN_K, KNN_T = 20, 0.1  # the monitor's defaults: neighbours and vote temperature (lightly's benchmarks)
 
 
 def check_layer(backbone: nn.Module, layer: str | None) -> None:

@@ -136,3 +136,19 @@ def test_bad_input_gives_a_clear_error(tmp_path: Path, case_id: str, setup, call
 
 def test_table_has_enough_cases() -> None:
     assert len(CASES) >= 15
+
+
+def test_a_loader_refuses_options_it_does_not_read() -> None:
+    with pytest.raises(DataError, match="data source 'digits' does not read download; its options: \\(none\\)"):
+        load("digits", "train", "data", download=True)
+    with pytest.raises(DataError, match="'npz' does not read image_size, verify; its options: \\(none\\)"):
+        load("npz", "train", "data", verify=False, image_size=16)
+
+
+def test_a_data_option_no_source_of_the_config_reads_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="data.image_size = 64 has no effect: no source of this config "
+                                          "\\(digits\\) reads it; it applies to folder"):
+        LTSplits(DataConfig(image_size=64), 0)
+    with pytest.raises(ConfigError, match="data.download = True has no effect"):
+        LTSplits(DataConfig(download=True), 0)
+    assert LTSplits(DataConfig(verify=False, n_max=50), 0).num_classes == 10  # no checksums: verify holds anyway
