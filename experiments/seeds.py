@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         for variant in VARIANTS:
             for group in GROUPS:
                 results[variant][group].append(metrics["test"][variant][group])
-    lines = tables(results, seeds, " ".join([args.config, *overrides]))
+    shown = [o for o in overrides if not o.lstrip("-").startswith("out_dir=")]  # where runs go changes nothing
+    lines = tables(results, seeds, " ".join([args.config, *shown]))
     with atomic_write(Path(args.out), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
