@@ -14,17 +14,26 @@ C = TypeVar("C", bound=CommonConfig)
 OVERRIDES_HELP = "overrides: dotted keys after the options, e.g. data.rho=50 --optim.lr=0.05 (the form wandb passes)"
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Writes each message to ``sys.stderr`` as it is at that moment (a test or a caller may swap it)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
 def show_progress() -> None:
-    """Send the stages' progress messages (logger ``imbsemi``) to the current stderr."""
+    """Send the stages' progress messages (logger ``imbsemi``) to stderr, once per process."""
     logger = logging.getLogger("imbsemi")
-    handler = next((h for h in logger.handlers if getattr(h, "name", None) == "imbsemi-cli"), None)
-    if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.set_name("imbsemi-cli")
+    if not any(isinstance(handler, CurrentStderr) for handler in logger.handlers):
+        handler = CurrentStderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    handler.setStream(sys.stderr)  # the stream of this call (tests swap sys.stderr between calls)
 
 
 def config_parser(cls: type, prog: str, description: str, default_config: str | None = None) -> argparse.ArgumentParser:
