@@ -13,7 +13,7 @@ from imbsemi.config import FinetuneConfig, PipelineConfig, load_config
 from imbsemi.stages import run_finetune
 from imbsemi.stages.pipeline import stage_config
 
-from conftest import CONFIGS, ROOT
+from conftest import CONFIGS
 
 
 def test_demo_ce_model_beats_chance_by_far(tmp_path: Path) -> None:

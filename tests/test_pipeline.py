@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from conftest import CONFIGS
 from imbsemi.config import PipelineConfig, load_config
 from imbsemi.io import read_json

@@ -63,6 +63,8 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     precision and progress display come from ``accel.trainer_defaults``."""
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    # contrastive SSL methods have no validation_step: their kNN monitor is a callback
+    warnings.filterwarnings("ignore", ".*val_dataloader` but have no `validation_step.*")
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
                                               mode="max", save_last=True, enable_version_counter=False)
     options = trainer_defaults(config.trainer)
