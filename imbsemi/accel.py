@@ -2,8 +2,9 @@
 memory layout and compilation. GPU settings are never model code."""
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any, Mapping
+from typing import Any, ContextManager, Mapping
 
 import torch
 from torch import nn
@@ -39,6 +40,18 @@ def trainer_defaults(trainer: Mapping[str, Any]) -> dict[str, Any]:
     else:
         options.update(precision="32-true", deterministic="warn")
     return {**options, **trainer}
+
+
+def full_precision(device: torch.device) -> ContextManager[None]:
+    """A context in which autocast is off on ``device``, so every op runs in the dtype of its inputs.
+
+    Under bf16 autocast a matmul (e.g. ``target @ class_weight``) or a bf16 ``log_softmax`` would
+    round to 8 mantissa bits; a loss is cheap, so it is computed in fp32 instead. Devices without
+    autocast (``torch.autocast`` refuses them even when disabled) get a no-op context.
+    """
+    check = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4; older ones: cpu and cuda
+    has_autocast = check(device.type) if check is not None else device.type in ("cpu", "cuda")
+    return torch.autocast(device.type, enabled=False) if has_autocast else contextlib.nullcontext()
 
 
 def prepare_model(model: nn.Module, device: torch.device, compile_model: bool) -> None:

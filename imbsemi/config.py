@@ -83,6 +83,8 @@ class DataConfig:
         "device", "device: images stay on the training device, whole batches augmented; torch: Dataset + "
                   "DataLoader with PIL transforms")
     workers: int = setting(4, "DataLoader worker processes of loader: torch", at_least(0))
+    drop_last: bool = setting(False, "leave each epoch's last partial batch out (fixed batch shapes); default: "
+                                     "every image every epoch, as the original")
     pool: PoolConfig = setting(factory=PoolConfig)
     augment: AugmentConfig = setting(factory=AugmentConfig)
 
@@ -198,6 +200,10 @@ class FinetuneStage:
     tau: float | None = setting(1.0, "tau of tau_norm (null: picked on the validation split from 0, 0.1, ..., 2)",
                                 optional(at_least(0)))
     posthoc_tau: float = setting(0.0, "> 0: evaluate with post-hoc logit adjustment by this tau", at_least(0))
+    selection: Literal["last_decay", "best", "last"] = setting(
+        "last_decay", "exported epoch with a validation split: last_decay = best validation balanced accuracy "
+                      "from the last LR decay (the last tenth of the run) on; best = of all epochs; last = the last")
+    test_curve: bool = setting(True, "log test metrics after every epoch (test/...; a diagnostic, never selects)")
     shot_thresholds: list[float] | None = setting(
         None, "[many, few]: many-shot classes have over `many` training images, few-shot under `few` (null: "
               "100 / 20, or log-count thirds when no class has over 100)",

@@ -27,6 +27,13 @@ def lr_factor(epoch: int, epochs: int, warmup_epochs: int, schedule: str = "step
     return 1.0
 
 
+def last_decay_epoch(epochs: int) -> int:
+    """The 0-indexed epoch of the last learning-rate decay: ``step``'s x1e-4 at round(0.9 E); for
+    ``cosine`` the start of the last tenth, where the rate is below 2.5% of its peak. Capped at the last
+    epoch, so a short run still has an epoch to select."""
+    return min(round(0.9 * epochs), epochs - 1)
+
+
 def sgd_with_schedule(params: Iterable[torch.nn.Parameter], optim: OptimConfig, epochs: int) -> dict:
     """Lightning ``configure_optimizers`` output: SGD (fused when the parameters are on CUDA) + the
     per-epoch schedule above."""

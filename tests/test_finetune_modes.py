@@ -101,3 +101,21 @@ def test_decoupled_modes_need_a_classifier(tmp_path: Path, capsys: pytest.Captur
     from imbsemi.cli.finetune import main
     code = main(["--config", str(CONFIGS / "finetune/ce_digits.yaml"), f"out_dir={tmp_path}", "mode=crt"])
     assert code == 2 and "mode: crt needs init=PATH" in capsys.readouterr().err
+
+
+def test_selection_window_last_epoch_and_test_curve(tmp_path: Path) -> None:
+    """20 epochs: last_decay selects among epochs 18-19 (round(0.9 x 20) on), the last epoch is exported
+    and reported too, and the test curve has one row per epoch in the CSV log."""
+    import csv
+
+    metrics = finetune(tmp_path, "window", "epochs=20", "trainer.limit_train_batches=1")
+    assert metrics["selection"] == "last_decay" and metrics["selected_epoch"] in (18, 19)
+    assert read_checkpoint(tmp_path / "finetune" / "window" / "model_last.pt")["provenance"]["epoch"] == 19
+    assert set(metrics["test_last"]) >= {"acc", "balanced_acc", "few"}
+    assert 0 <= metrics["test_curve_best"]["epoch"] <= 19
+    with open(tmp_path / "finetune" / "window" / "logs" / "metrics.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("test/few")]
+    assert [int(row["epoch"]) for row in rows] == list(range(20))
+    assert max(float(row["test/balanced_acc"]) for row in rows) == pytest.approx(metrics["test_curve_best"]["balanced_acc"])
+    last = finetune(tmp_path, "last", "epochs=3", "selection=last")
+    assert last["selected_epoch"] == 2 and last["test"] == last["test_last"]

@@ -48,14 +48,17 @@ def coded_arrays(n: int, targets: np.ndarray | None = None) -> ImageArrays:
     return ImageArrays(images, np.asarray(targets, dtype=np.int64), CLASSES, Provenance.single("coded", np.arange(n)))
 
 
-def device_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None) -> DeviceLoader:
+def device_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None,
+                  drop_last: bool = False) -> DeviceLoader:
     transform = CropFlipTransform(torch.tensor(MEAN), torch.tensor(STD), padding=PAD, flip=True)
-    return DeviceLoader(arrays, batch, transform, shuffle=True, seed=seed, sample_weights=sample_weights)
+    return DeviceLoader(arrays, batch, transform, shuffle=True, seed=seed, sample_weights=sample_weights,
+                        drop_last=drop_last)
 
 
-def torch_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None):
+def torch_loader(arrays: ImageArrays, batch: int, seed: int, sample_weights: np.ndarray | None = None,
+                 drop_last: bool = False):
     return classic_loader(arrays, batch, MEAN, STD, padding=PAD, flip=True, workers=0, seed=seed,
-                          sample_weights=sample_weights)
+                          sample_weights=sample_weights, drop_last=drop_last)
 
 
 def epoch(loader) -> tuple[np.ndarray, np.ndarray, int]:
@@ -99,15 +102,22 @@ def check_served(arrays: ImageArrays, served: np.ndarray, targets: np.ndarray) -
     return identity
 
 
+@pytest.mark.parametrize("drop_last", [False, True])
 @pytest.mark.parametrize(("n", "batch"), [(48, 8), (50, 8), (7, 7), (5, 8)])
-def test_one_epoch_serves_distinct_input_images_and_the_same_count_on_both_paths(n: int, batch: int) -> None:
+def test_one_epoch_serves_distinct_input_images_and_the_same_count_on_both_paths(n: int, batch: int,
+                                                                                  drop_last: bool) -> None:
+    """By default every image exactly once per epoch (a partial last batch); with drop_last full batches only."""
     arrays = coded_arrays(n)
     served_counts = {}
-    for name, loader in (("device", device_loader(arrays, batch, seed=3)), ("torch", torch_loader(arrays, batch, 3))):
+    for name, loader in (("device", device_loader(arrays, batch, 3, drop_last=drop_last)),
+                         ("torch", torch_loader(arrays, batch, 3, drop_last=drop_last))):
         images, targets, batches = epoch(loader)
         identity = check_served(arrays, images, targets)
         assert batches == len(loader)
-        assert len(images) == len(loader) * loader.batch_size
+        if drop_last:
+            assert len(images) == len(loader) * loader.batch_size
+        else:
+            assert sorted(identity.tolist()) == list(range(n))
         assert len(set(identity.tolist())) == len(identity)  # no repeats within an epoch
         served_counts[name] = (len(loader), len(images))
     assert served_counts["device"] == served_counts["torch"]
@@ -174,3 +184,33 @@ def test_inverse_count_weights_balance_the_classes_on_both_paths(path: str) -> N
     check_served(arrays, images, served_targets)
     share = np.bincount(served_targets, minlength=3) / draws
     np.testing.assert_array_less(np.abs(share - 1 / 3), six_sd(1 / 3, draws))
+
+
+@pytest.mark.parametrize(("n", "batch", "world"), [(199, 64, 1), (129, 64, 1), (21, 3, 2), (50, 8, 3), (10, 4, 4)])
+def test_every_index_once_per_epoch_and_ddp_pads_as_distributed_sampler(n: int, batch: int, world: int) -> None:
+    """Over one epoch the ranks together serve every index; the ceil(n / world) * world - n extra
+    draws repeat the permutation's first indices (DistributedSampler's padding), every rank runs
+    len(loader) batches, and a last batch of one image joins the one before (129 at 64: 64 + 65)."""
+    identity = np.arange(n)
+    arrays = ImageArrays(np.zeros((n, 2, 2, 1), np.uint8), identity, ("a",) * n, Provenance.single("ids", identity))
+    loaders = [DeviceLoader(arrays, batch, lambda x, g: x, shuffle=True, seed=1, rank=r, world_size=world)
+               for r in range(world)]
+    epochs = [[y for _, y in loader] for loader in loaders]
+    assert all(len(batches) == len(loader) for batches, loader in zip(epochs, loaders))
+    assert len({len(loader) for loader in loaders}) == 1 and all(len(b) >= 2 for e in epochs for b in e)
+    served = np.concatenate([torch.cat(batches).numpy() for batches in epochs])
+    counts = np.bincount(served, minlength=n)
+    extra = -(-n // world) * world - n
+    assert (counts >= 1).all() and counts.sum() == n + extra and (counts == 2).sum() == extra
+    if n == 129:
+        assert [len(b) for b in epochs[0]] == [64, 65]
+
+
+def test_drop_last_serves_full_batches_of_an_equal_share_per_rank() -> None:
+    arrays = ImageArrays(np.zeros((21, 2, 2, 1), np.uint8), np.arange(21), ("a",) * 21,
+                         Provenance.single("ids", np.arange(21)))
+    loaders = [DeviceLoader(arrays, 4, lambda x, g: x, shuffle=True, seed=1, rank=r, world_size=2, drop_last=True)
+               for r in range(2)]
+    served = [torch.cat([y for _, y in loader]) for loader in loaders]
+    assert [len(loader) for loader in loaders] == [2, 2] and [len(s) for s in served] == [8, 8]
+    assert not set(served[0].tolist()) & set(served[1].tolist())

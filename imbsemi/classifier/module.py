@@ -30,19 +30,23 @@ class ClassifierModule(pl.LightningModule):
         freeze_backbone: train the head (``fc``) only, with every other parameter and the BatchNorm
             statistics frozen (cRT).
         shot_thresholds: (many_above, few_below) for the shot groups; None: automatic.
+        select_from_epoch: the first 0-indexed epoch that model selection may choose; validation logs
+            ``val/selection_score``: the balanced accuracy from that epoch on, -1 before it.
     """
 
-    monitor = "val/balanced_acc"  # model selection on the validation split
+    monitor = "val/balanced_acc"
+    selection_monitor = "val/selection_score"  # what the checkpoint callback maximises
 
     def __init__(self, model: nn.Module, loss: ImbalancedLoss, optim: OptimConfig, epochs: int,
                  train_counts: Sequence[int], compile_model: bool = False,
                  weight_schedule: WeightSchedule | None = None, posthoc_tau: float = 0.0,
-                 freeze_backbone: bool = False, shot_thresholds: Sequence[float] | None = None) -> None:
+                 freeze_backbone: bool = False, shot_thresholds: Sequence[float] | None = None,
+                 select_from_epoch: int = 0) -> None:
         super().__init__()
         self.model, self.loss, self.compile_model = model, loss, compile_model
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
         self.weight_schedule, self.posthoc_tau, self.freeze_backbone = weight_schedule, posthoc_tau, freeze_backbone
-        self.shot_thresholds = shot_thresholds
+        self.shot_thresholds, self.select_from_epoch = shot_thresholds, select_from_epoch
         if freeze_backbone:
             for name, parameter in model.named_parameters():
                 parameter.requires_grad = name.startswith("fc.")
@@ -76,12 +80,16 @@ class ClassifierModule(pl.LightningModule):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._collect("test", batch)
 
-    def _collect(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
-        images, targets = batch
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Predicted labels (N,): argmax of the logits, post-hoc adjusted when ``posthoc_tau`` > 0."""
         logits = self.model(images)
         if self.posthoc_tau:
             logits = posthoc_adjust(logits.float(), self.loss.class_counts, self.posthoc_tau)
-        self._outputs[split].append((logits.argmax(1), targets))
+        return logits.argmax(1)
+
+    def _collect(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        images, targets = batch
+        self._outputs[split].append((self.predict(images), targets))
 
     def _report(self, split: str) -> dict:
         preds, targets = (torch.cat(parts) for parts in zip(*self._outputs[split]))
@@ -92,6 +100,8 @@ class ClassifierModule(pl.LightningModule):
         report = self._report("val")
         self.log("val/acc", report["acc"], sync_dist=True)
         self.log(self.monitor, report["balanced_acc"], prog_bar=True, sync_dist=True)
+        selectable = self.current_epoch >= self.select_from_epoch
+        self.log(self.selection_monitor, report["balanced_acc"] if selectable else -1.0, sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_report = self._report("test")

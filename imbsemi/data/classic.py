@@ -54,9 +54,10 @@ def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params
 
 def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
                    padding: int, flip: bool, workers: int, seed: int, sample_weights: np.ndarray | None = None,
-                   views: ViewParams | None = None) -> DataLoader:
-    """Shuffled (or, with ``sample_weights``, re-sampled) full batches from ``workers`` processes,
-    seeded: crop/flip-augmented images, or ``views.count`` SSL views per image with ``views``."""
+                   views: ViewParams | None = None, drop_last: bool = False) -> DataLoader:
+    """Shuffled (or, with ``sample_weights``, re-sampled) batches from ``workers`` processes, seeded:
+    crop/flip-augmented images, or ``views.count`` SSL views per image with ``views``; the last batch
+    is partial unless ``drop_last``."""
     size = arrays.image_shape[0]
     transform = (lightly_views(size, mean, std, views) if views is not None
                  else crop_flip_transforms(size, mean, std, padding, flip))
@@ -65,4 +66,4 @@ def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], 
     sampler = None if sample_weights is None else WeightedRandomSampler(
         torch.as_tensor(sample_weights, dtype=torch.float64), len(arrays), generator=generator)
     return DataLoader(dataset, batch_size=min(batch_size, len(arrays)), shuffle=sampler is None, sampler=sampler,
-                      drop_last=True, num_workers=workers, persistent_workers=workers > 0, generator=generator)
+                      drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0, generator=generator)

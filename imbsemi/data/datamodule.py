@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from imbsemi.data.arrays import ImageArrays, concat
-from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize, ViewParams
+from imbsemi.data.augment import AugmentedViews, CropFlipTransform, ViewParams
 from imbsemi.data.classic import classic_loader
-from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import DataError
@@ -74,14 +74,10 @@ class LTDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
-    def _stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        device = self._device()
-        return (torch.tensor(self.splits.mean, dtype=torch.float32, device=device),
-                torch.tensor(self.splits.std, dtype=torch.float32, device=device))
-
     def train_dataloader(self) -> DeviceLoader | DataLoader:
-        """Augmented, shuffled full batches: on the device (``loader: device``) or through a classic
-        torchvision Dataset + DataLoader with PIL transforms (``loader: torch``)."""
+        """Augmented, shuffled batches (every image once per epoch unless ``data.drop_last``): on the
+        device (``loader: device``) or through a classic torchvision Dataset + DataLoader with PIL
+        transforms (``loader: torch``)."""
         config, spec = self.splits.config, self.spec
         aug = config.augment
         if config.loader == "torch":
@@ -90,20 +86,22 @@ class LTDataModule(pl.LightningDataModule):
                                 "data.loader: device for self_training.omega != 1 or self_training.soft")
             return classic_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
                                   aug.crop_padding, aug.flip, config.workers, self.splits.seed, self.sample_weights,
-                                  spec.views)
+                                  spec.views, config.drop_last)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        mean, std = (torch.tensor(v, dtype=torch.float32, device=self._device()) for v in (self.splits.mean,
+                                                                                          self.splits.std))
         if spec.views is not None:
-            transform = AugmentedViews(*self._stats(), spec.views)
+            transform = AugmentedViews(mean, std, spec.views)
         else:
-            transform = CropFlipTransform(*self._stats(), aug.crop_padding, aug.flip)
+            transform = CropFlipTransform(mean, std, aug.crop_padding, aug.flip)
         return DeviceLoader(self.train_set, spec.batch_size, transform, shuffle=True, seed=self.splits.seed,
                             device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
-                            loss_weights=self.loss_weights, soft_targets=self.soft_targets)
+                            loss_weights=self.loss_weights, soft_targets=self.soft_targets, drop_last=config.drop_last)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""
-        return DeviceLoader(arrays, self.spec.eval_batch_size, Standardize(*self._stats()), device=self._device())
+        return eval_loader(arrays, self.splits.mean, self.splits.std, self._device(), self.spec.eval_batch_size)
 
     def test_dataloader(self) -> DeviceLoader:
         return self.eval_loader(self.splits.test)

@@ -2,13 +2,14 @@
 augmented in batch, with a seeded permutation per epoch, sharded across DDP ranks."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from imbsemi.accel import channels_last
 from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.augment import Standardize
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
 
@@ -20,44 +21,77 @@ class DeviceLoader:
         arrays: the images to serve; copied to ``device`` once.
         batch_size: images per batch (per rank; capped at the shard size when ``shuffle``).
         transform: uint8 batch + generator -> model input (e.g. CropFlipTransform, AugmentedViews).
-        shuffle: training mode: a new seeded permutation each epoch and full batches only
-            (fixed shapes), each rank taking every ``world_size``-th index of the same permutation.
+        shuffle: training mode: a new seeded permutation each epoch, each rank taking every
+            ``world_size``-th index of the same permutation.
         seed: seeds the per-epoch permutations and augmentation.
         device: where images live and batches are produced (channels_last on CUDA).
-        rank, world_size: this process's shard under DDP.
+        rank, world_size: this process's shard under DDP. As torch's DistributedSampler, the epoch's
+            order is padded with its first indices to a multiple of ``world_size`` (with
+            ``drop_last``: cut to one), so every rank runs the same number of steps.
         sample_weights: per-image weights; each epoch then draws len(arrays) images with
             replacement in proportion to them (re-sampling rules) instead of a permutation.
         loss_weights: per-image loss weights; training batches then are (inputs, targets, weights).
         soft_targets: (N, C) target distributions served in place of the integer targets.
+        drop_last: serve full batches only (fixed shapes) and leave the rest of the epoch out. By
+            default, as the original code, the last batch is partial, so one epoch serves every
+            image once in ceil(N / B) steps; a last batch of one image joins the one before it
+            (BatchNorm and contrastive losses need two).
     """
 
     def __init__(self, arrays: ImageArrays, batch_size: int, transform: BatchTransform, *, shuffle: bool = False,
                  seed: int = 0, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1,
                  sample_weights: np.ndarray | None = None, loss_weights: np.ndarray | None = None,
-                 soft_targets: np.ndarray | None = None) -> None:
+                 soft_targets: np.ndarray | None = None, drop_last: bool = False) -> None:
         self.device = torch.device(device)
         # a read-only (memory-mapped) split is copied: torch cannot share non-writable memory safely
         self.images = torch.from_numpy(np.require(arrays.images, requirements=("C", "W"))).to(self.device)
         targets = arrays.targets if soft_targets is None else np.ascontiguousarray(soft_targets, dtype=np.float32)
         self.targets = torch.from_numpy(targets).to(self.device)
-        self.transform, self.shuffle, self.seed = transform, shuffle, seed
+        self.transform, self.shuffle, self.seed, self.drop_last = transform, shuffle, seed, drop_last
         self.rank, self.world_size = rank, world_size
         self.sample_weights = None if sample_weights is None else torch.as_tensor(
             sample_weights, dtype=torch.float64, device=self.device)
         self.loss_weights = None if loss_weights is None else torch.as_tensor(
             loss_weights, dtype=torch.float32, device=self.device)
         self.layout = channels_last if self.device.type == "cuda" else (lambda batch: batch)
-        shard = len(arrays) // world_size if shuffle else len(arrays)
-        self.batch_size = min(batch_size, shard) if shuffle else batch_size
+        self.batch_size = min(batch_size, max(self._shard_size(), 1)) if shuffle else batch_size
         self.epoch = 0
 
+    def _shard_size(self) -> int:
+        """Images per rank and epoch in training mode."""
+        n, world = len(self.images), self.world_size
+        return n // world if self.drop_last else -(-n // world)
+
     def __len__(self) -> int:
-        n = len(self.images)
-        return (n // self.world_size) // self.batch_size if self.shuffle else -(-n // self.batch_size)
+        if not self.shuffle:
+            return -(-len(self.images) // self.batch_size)
+        full, rest = divmod(self._shard_size(), self.batch_size)
+        if self.drop_last or rest == 0 or (rest == 1 and full > 0):
+            return full
+        return full + 1
 
     def _generator(self, stream: int) -> torch.Generator:
         state = np.random.SeedSequence([self.seed, self.epoch, stream]).generate_state(1)[0]
         return torch.Generator(device=self.device).manual_seed(int(state))
+
+    def epoch_batches(self) -> list[torch.Tensor]:
+        """The image indices of each of this rank's batches for the next epoch (advances the epoch)."""
+        n = len(self.images)
+        if self.sample_weights is None:
+            order = torch.randperm(n, device=self.device, generator=self._generator(0))
+        else:
+            order = torch.multinomial(self.sample_weights, n, replacement=True, generator=self._generator(0))
+        self.epoch += 1
+        total = self._shard_size() * self.world_size
+        if total > n:  # pad with the epoch's first indices, as DistributedSampler
+            order = torch.cat([order, order[: total - n]])
+        shard = order[: total][self.rank::self.world_size]
+        batches = list(shard.split(self.batch_size))
+        if self.drop_last and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        elif len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
 
     def __iter__(self) -> Iterator[tuple[Any, torch.Tensor]]:
         if not self.shuffle:
@@ -65,17 +99,17 @@ class DeviceLoader:
                 stop = start + self.batch_size
                 yield self.layout(self.transform(self.images[start:stop], None)), self.targets[start:stop]
             return
-        if self.sample_weights is None:
-            order = torch.randperm(len(self.images), device=self.device, generator=self._generator(0))
-        else:
-            order = torch.multinomial(self.sample_weights, len(self.images), replacement=True,
-                                      generator=self._generator(0))
         augment = self._generator(1 + self.rank)  # same order on every rank, own augmentation
-        self.epoch += 1
-        shard = order[self.rank::self.world_size][: len(self) * self.batch_size]
-        for batch in shard.view(-1, self.batch_size):
+        for batch in self.epoch_batches():
             inputs = self.layout(self.transform(self.images[batch], augment))
             if self.loss_weights is None:
                 yield inputs, self.targets[batch]
             else:
                 yield inputs, self.targets[batch], self.loss_weights[batch]
+
+
+def eval_loader(arrays: ImageArrays, mean: Sequence[float], std: Sequence[float], device: torch.device | str,
+                batch_size: int = 512) -> DeviceLoader:
+    """Batches of ``arrays`` in order on ``device``, standardised with ``mean`` / ``std``, not augmented."""
+    stats = (torch.tensor(v, dtype=torch.float32, device=device) for v in (mean, std))
+    return DeviceLoader(arrays, batch_size, Standardize(*stats), device=device)

@@ -10,11 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imbsemi.accel import full_precision
+
 HEAD_KEYS = ("fc.weight", "fc.bias")
 
 
 class NormedLinear(nn.Module):
-    """Cosine head of LDAM: logits = normalize(x, dim=1) @ normalize(W, dim=0), W of shape (in, out)."""
+    """Cosine head of LDAM: logits = normalize(x, dim=1) @ normalize(W, dim=0), W of shape (in, out).
+
+    Computed in fp32 even under bf16 autocast: LDAM scales these cosines by s = 30, which would turn
+    bf16's rounding (up to ~3e-3 here) into logit errors of ~0.1."""
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -22,7 +27,8 @@ class NormedLinear(nn.Module):
         self.weight.data.uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x, dim=1).mm(F.normalize(self.weight, dim=0))
+        with full_precision(x.device):
+            return F.normalize(x.float(), dim=1).mm(F.normalize(self.weight.float(), dim=0))
 
 
 class ShortcutA(nn.Module):

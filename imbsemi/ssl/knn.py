@@ -12,8 +12,7 @@ from torch import nn
 
 from imbsemi.config import KNN_K, KNN_T
 from imbsemi.data.arrays import ImageArrays
-from imbsemi.data.augment import Standardize
-from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.loader import eval_loader
 
 
 def check_layer(backbone: nn.Module, layer: str | None) -> None:
@@ -80,10 +79,6 @@ class KNNMonitor(pl.Callback):
         self.bank, self.query, self.mean, self.std = bank, query, mean, std
         self.every, self.k, self.t, self.layer, self.batch_size = every, k, t, layer, batch_size
 
-    def _loader(self, arrays: ImageArrays, device: torch.device) -> DeviceLoader:
-        stats = (torch.tensor(v, dtype=torch.float32, device=device) for v in (self.mean, self.std))
-        return DeviceLoader(arrays, self.batch_size, Standardize(*stats), device=device)
-
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         check_layer(pl_module.backbone, self.layer)
 
@@ -95,8 +90,10 @@ class KNNMonitor(pl.Callback):
         was_training = backbone.training
         backbone.eval()
         try:
-            bank, bank_labels = embed(backbone, self._loader(self.bank, device), self.layer)
-            features, labels = embed(backbone, self._loader(self.query, device), self.layer)
+            bank, bank_labels = embed(backbone, eval_loader(self.bank, self.mean, self.std, device, self.batch_size),
+                                      self.layer)
+            features, labels = embed(backbone, eval_loader(self.query, self.mean, self.std, device, self.batch_size),
+                                     self.layer)
         finally:
             backbone.train(was_training)
         accuracy = knn_accuracy(features, labels, bank, bank_labels, self.bank.num_classes, self.k, self.t)

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch import nn
 
 from imbsemi.checkpoints import load_backbone, load_classifier
 from imbsemi.classifier.module import ClassifierModule
 from imbsemi.classifier.pseudo_labels import PseudoLabels
+from imbsemi.classifier.test_curve import TestCurve
 from imbsemi.config import FinetuneConfig
 from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
 from imbsemi.data.sampling import class_sampling_probabilities, drw_start_epoch, effective_rule
@@ -23,6 +25,7 @@ from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
 from imbsemi.losses.weighting import WeightSchedule
 from imbsemi.models.heads import tau_normalize
+from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
 from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
                                    save_manifest, start_run)
@@ -93,11 +96,27 @@ def _tau_norm(config: FinetuneConfig, module: ClassifierModule, trainer: pl.Trai
     return tau, trainer.validate(module, datamodule=datamodule, verbose=False)[0][module.monitor] if has_val else None
 
 
+def _train_and_select(config: FinetuneConfig, module: ClassifierModule, trainer: pl.Trainer,
+                      datamodule: LTDataModule, folder: Path) -> tuple[float | None, int, dict[str, Any]]:
+    """Fit; test and export the last epoch (``model_last.pt``); then load and test the selected
+    checkpoint. Returns (its validation score, its 0-indexed epoch, the last epoch's test report)."""
+    trainer.fit(module, datamodule=datamodule)
+    trainer.test(module, datamodule=datamodule, verbose=False)  # the last epoch's weights
+    test_last = module.test_report
+    export_model(folder / "model_last.pt", module.model, "classifier", config, datamodule.splits,
+                 provenance={"epoch": config.epochs - 1, "init": config.init, "pseudo_labels": config.pseudo_labels})
+    trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+    selected = torch.load(trainer.checkpoint_callback.best_model_path, map_location="cpu", weights_only=False)
+    return best_score(trainer), int(selected["epoch"]), test_last
+
+
 def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageResult:
     """Train (or, for tau_norm, adjust) a classifier, select it on the validation split, report the test set.
 
-    Writes ``model.pt`` (the selected classifier), ``metrics.json``, the data manifest and figures in
-    the run folder (default: ``run_folder(config, "finetune")``). Result paths: ``model``.
+    Writes ``model.pt`` (the selected classifier; see ``selection``), ``model_last.pt`` (the last
+    epoch's), ``metrics.json`` (``test``: the selected model, ``test_last``, ``test_curve_best``: the
+    best test epoch of the diagnostic curve), the data manifest and figures in the run folder
+    (default: ``run_folder(config, "finetune")``). Result paths: ``model``, ``model_last``.
     """
     folder = start_run(config, "finetune", folder)
     config = with_loss_head(config)
@@ -116,19 +135,24 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageRes
                               drw_start_epoch(config.rule.drw_epoch, config.rule.drw_fraction, config.epochs))
     module = ClassifierModule(model, loss, config.optim, config.epochs, splits.counts, config.model.compile,
                               schedule, config.posthoc_tau, freeze_backbone=config.mode == "crt",
-                              shot_thresholds=config.shot_thresholds)
-    trainer = make_trainer(config, folder, "finetune", config.epochs, module.monitor if len(splits.val) else None)
-    tau = None
+                              shot_thresholds=config.shot_thresholds,
+                              select_from_epoch=last_decay_epoch(config.epochs) if config.selection == "last_decay"
+                              else 0)
+    selects = len(splits.val) > 0 and config.selection != "last"
+    curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds)
+    trainer = make_trainer(config, folder, "finetune", config.epochs, module.selection_monitor if selects else None,
+                           [curve] if config.test_curve else [])
+    tau, selected_epoch, test_last = None, None, None
     if config.mode == "tau_norm":
         tau, best_val = _tau_norm(config, module, trainer, datamodule)
     else:
-        trainer.fit(module, datamodule=datamodule)
-        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-        best_val = best_score(trainer)
+        best_val, selected_epoch, test_last = _train_and_select(config, module, trainer, datamodule, folder)
     model_path = folder / "model.pt"
     resampled = datamodule.sample_weights is not None and not datamodule.mixes_pool_share
     metrics: dict[str, Any] = {
         "model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
+        "selection": config.selection if selects else "last", "selected_epoch": selected_epoch,
+        "test_last": test_last, "test_curve_best": curve.summary(),
         "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
         "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist() if resampled else None,
         "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
@@ -137,4 +161,5 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageRes
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
     write_figures(folder / "figures", model, datamodule, module.test_report, config.seed)
     write_json(folder / "metrics.json", metrics)
-    return StageResult(folder, metrics, {"model": model_path})
+    paths = {"model": model_path, **({} if config.mode == "tau_norm" else {"model_last": folder / "model_last.pt"})}
+    return StageResult(folder, metrics, paths)

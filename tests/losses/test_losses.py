@@ -9,6 +9,7 @@ import torch
 from imbsemi.errors import ConfigError
 from imbsemi.losses import LOSSES
 from imbsemi.losses.logit_adjusted import posthoc_adjust
+from imbsemi.losses.weighting import effective_number_weights
 from imbsemi.registry import build
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
@@ -31,6 +32,53 @@ def test_focal_matches_hand_computation(gamma: float, expected: float) -> None:
     # p = e^2 / (e^2 + 1) = 0.880797; (1 - p)^gamma * 0.126928
     loss = LOSSES["focal"]([1, 1], gamma=gamma)
     assert math.isclose(loss(LOGITS[:1], TARGETS[:1]).item(), expected, rel_tol=1e-4)
+
+
+# Focal loss with class-balanced weights, by hand (spec §6.2, §6.4): counts [20, 5, 1], beta = 0.9.
+# E_j = (1 - 0.9^n_j) / 0.1 = [8.784233, 4.0951, 1]; w_j ∝ 1 / E_j, sum 3: [0.251482, 0.539443, 2.209075].
+# Per sample: nll_i = -log softmax(z_i)_{y_i}, ce_i = w_{y_i} nll_i, p_i = exp(-ce_i), l_i = (1 - p_i)^gamma ce_i.
+#   i  y  nll_i     ce_i      p_i       l_i (gamma 1)  l_i (gamma 2)
+#   0  0  0.241311  0.060685  0.941119  0.003573       0.000210
+#   1  1  0.551445  0.297473  0.742692  0.076542       0.019695
+#   2  2  1.180270  2.607304  0.073733  2.415059       2.236990
+#   3  2  0.407606  0.900432  0.406394  0.534502       0.317283
+# loss = plain mean of l_i: 0.757419 (gamma 1), 0.643545 (gamma 2). Putting the weight outside the
+# focal term and dividing by sum w_{y_i} instead would give 0.431340 and 0.270411.
+FOCAL_COUNTS, FOCAL_BETA = [20, 5, 1], 0.9
+FOCAL_LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.5], [-0.5, 0.5, 1.5]])
+FOCAL_TARGETS = torch.tensor([0, 1, 2, 2])
+
+
+@pytest.mark.parametrize("gamma, expected", [(1.0, 0.757419), (2.0, 0.643545)])
+def test_class_weighted_focal_matches_the_original_formula(gamma: float, expected: float) -> None:
+    counts = torch.tensor(FOCAL_COUNTS, dtype=torch.float64)
+    weights = (1 - FOCAL_BETA) / (1 - FOCAL_BETA ** counts)
+    weights = weights * 3 / weights.sum()
+    assert torch.allclose(weights, torch.tensor([0.251482, 0.539443, 2.209075], dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(weights, torch.as_tensor(effective_number_weights(FOCAL_COUNTS, FOCAL_BETA)))
+    logits = FOCAL_LOGITS.double()
+    nll = logits.exp().sum(1).log() - logits[torch.arange(4), FOCAL_TARGETS]
+    ce = weights[FOCAL_TARGETS] * nll
+    by_hand = ((1 - torch.exp(-ce)) ** gamma * ce).mean()
+    assert math.isclose(by_hand.item(), expected, rel_tol=1e-5)
+
+    loss = LOSSES["focal"](FOCAL_COUNTS, gamma=gamma)
+    loss.set_class_weight(weights.float())
+    assert math.isclose(loss(FOCAL_LOGITS, FOCAL_TARGETS).item(), by_hand.item(), rel_tol=1e-6)
+    # The same with a one-hot soft target, and sample weights scale l_i outside the focal term.
+    one_hot = torch.nn.functional.one_hot(FOCAL_TARGETS, 3).float()
+    assert math.isclose(loss(FOCAL_LOGITS, one_hot).item(), by_hand.item(), rel_tol=1e-6)
+    samples = torch.tensor([1.0, 0.5, 0.25, 0.0])
+    by_hand_weighted = (samples.double() * (1 - torch.exp(-ce)) ** gamma * ce).mean()
+    assert math.isclose(loss(FOCAL_LOGITS, FOCAL_TARGETS, samples).item(), by_hand_weighted.item(), rel_tol=1e-6)
+
+
+def test_focal_soft_target_uses_the_soft_cross_entropy() -> None:
+    # Without class weights ce = -sum_c y_c log softmax(z)_c, p = exp(-ce) = prod_c softmax(z)_c^{y_c}.
+    # z = [2, 0], y = [0.5, 0.5]: ce = 0.5 * 0.126928 + 0.5 * 2.126928 = 1.126928, p = 0.324027,
+    # l = (1 - p) * ce = 0.761773.
+    soft = torch.tensor([[0.5, 0.5]])
+    assert math.isclose(LOSSES["focal"]([1, 1])(LOGITS[:1], soft).item(), 0.761773, rel_tol=1e-5)
 
 
 def test_ldam_matches_hand_computation() -> None:

@@ -1,0 +1,52 @@
+"""TestCurve: the test metrics of every epoch, as a diagnostic next to validation-based selection."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.loader import eval_loader
+from imbsemi.metrics import classification_report
+
+CURVE_KEYS = ("acc", "balanced_acc", "many", "medium", "few")
+
+
+class TestCurve(pl.Callback):
+    """After every training epoch, logs ``test/<key>`` (acc, balanced_acc, many, medium, few) of the
+    current weights, evaluated in eval mode (train mode is restored). Never used to select a model:
+    it shows what the paper's best-test-epoch protocol would report, and so the selection gap.
+
+    Args:
+        test: the test split; mean, std: its normalisation.
+        train_counts, shot_thresholds: for the shot groups, as the module's own reports.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, test: ImageArrays, mean: Sequence[float], std: Sequence[float], train_counts: Sequence[int],
+                 shot_thresholds: Sequence[float] | None = None, batch_size: int = 512) -> None:
+        self.test, self.mean, self.std, self.batch_size = test, mean, std, batch_size
+        self.train_counts, self.shot_thresholds = list(train_counts), shot_thresholds
+        self.history: list[dict[str, Any]] = []  # one {epoch, acc, balanced_acc, ...} per epoch
+
+    @torch.no_grad()
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            parts = [(pl_module.predict(x), y) for x, y in
+                     eval_loader(self.test, self.mean, self.std, pl_module.device, self.batch_size)]
+        finally:
+            pl_module.train(was_training)
+        preds, targets = (torch.cat(p).cpu() for p in zip(*parts))
+        report = classification_report(preds, targets, self.train_counts, self.shot_thresholds)
+        values = {key: report[key] for key in CURVE_KEYS if key in report}
+        for key, value in values.items():
+            pl_module.log(f"test/{key}", value, sync_dist=True)
+        self.history.append({"epoch": trainer.current_epoch, **values})
+
+    def summary(self) -> dict[str, Any] | None:
+        """The epoch with the best test balanced accuracy and its metrics (None before any epoch)."""
+        return max(self.history, key=lambda row: row["balanced_acc"]) if self.history else None
