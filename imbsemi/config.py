@@ -16,7 +16,7 @@ from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
-from imbsemi.dataclass_yaml import (at_least, between, from_dict, greater_than, open_interval, optional,
+from imbsemi.dataclass_yaml import (at_least, between, deep_merge, from_dict, greater_than, open_interval, optional,
                                     parse_overrides, read_yaml_with_base, set_dotted, setting)
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write
@@ -244,6 +244,9 @@ class PipelineConfig(CommonConfig):
     ssp: SSPStage = setting(factory=SSPStage)
     finetune: FinetuneStage = setting(factory=FinetuneStage)
     pseudolabel: PseudolabelStage = setting(factory=PseudolabelStage)
+    selftrain: FinetuneStage | None = setting(
+        None, "stage 3 (self-training) settings: the keys given here override the finetune section, e.g. "
+              "{optim: {batch_size: 256}} as the original train_semi.py (null: the finetune section)")
     rounds: int = setting(1, "self-training rounds; each after the first re-labels the pool with the last "
                              "round's model", at_least(1))
 
@@ -299,6 +302,8 @@ def _read_raw(path: str | Path | None, overrides: Sequence[str]) -> tuple[dict[s
 
 
 def _build(cls: type[T], raw: Mapping[str, Any], origin: str) -> T:
+    if cls is PipelineConfig and isinstance(raw.get("selftrain"), Mapping):  # overrides over the finetune section
+        raw = {**raw, "selftrain": deep_merge(dict(raw.get("finetune") or {}), raw["selftrain"])}
     config = from_dict(cls, raw, origin)
     if isinstance(config, CommonConfig):
         _check_trainer(config.trainer, origin)

@@ -128,14 +128,15 @@ def read_yaml_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, An
     if not isinstance(base, str):
         raise ConfigError(f"config file {path}: base = {base!r}: expected a path to a YAML file")
     parent = read_yaml_with_base(path.parent / base, (*seen, resolved))
-    return _deep_merge(parent, data)
+    return deep_merge(parent, data)
 
 
-def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top``'s keys set over it, mappings merged key by key (recursively)."""
     merged = dict(base)
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(dict(merged[key]), value)
+            merged[key] = deep_merge(dict(merged[key]), value)
         else:
             merged[key] = value
     return merged

@@ -14,7 +14,8 @@ SCHEMAS = {"ssp": SSPConfig, "finetune": FinetuneConfig, "pseudolabel": Pseudola
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_config_loads(path: Path) -> None:
-    schema = SCHEMAS.get(path.parent.name, PipelineConfig if path.stem == "quickstart" else CommonConfig)
+    schema = SCHEMAS.get(path.parent.name, PipelineConfig if path.stem in ("quickstart", "pipeline_cifar10")
+                         else CommonConfig)
     config = load_config(schema, path)
     assert config.data.rho >= 1
 

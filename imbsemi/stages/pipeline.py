@@ -51,8 +51,8 @@ def run_or_reuse(run: Callable[[Any], StageResult], stage_cfg: CommonConfig, sta
 
 def run_pipeline(config: PipelineConfig, folder: Path | None = None) -> StageResult:
     """Run every stage into sub-folders of the run folder (default: ``run_folder(config, "pipeline")``):
-    SSP, CE, CE + SSP, pseudo-labels from CE, CE on labeled + pseudo-labeled (re-labelled by the last
-    self-trained model for ``rounds`` > 1). Metrics: the test report per variant (ce+pseudo: the last
+    SSP, CE, CE + SSP, pseudo-labels from CE, CE on labeled + pseudo-labeled with the ``selftrain``
+    settings (re-labelled by the last self-trained model for ``rounds`` > 1). Metrics: the test report per variant (ce+pseudo: the last
     round's), the labeled counts and, per stage, its folder and whether it was reused."""
     folder = start_run(config, "pipeline", folder)
     stages: dict[str, StageResult] = {}
@@ -64,13 +64,14 @@ def run_pipeline(config: PipelineConfig, folder: Path | None = None) -> StageRes
         FinetuneConfig, config, folder, "ce_ssp", config.finetune, init=str(stages["ssp"].paths["backbone"])),
         "finetune")
     labeler, labeler_name = ce.paths["model"], "ce"
+    selftrain = config.selftrain or config.finetune
     for round_index in range(1, config.rounds + 1):
         suffix = "" if round_index == 1 else f"_round{round_index}"
         labels = stages[f"from_{labeler_name}"] = run_or_reuse(run_pseudolabel, stage_config(
             PseudolabelConfig, config, folder, f"from_{labeler_name}", config.pseudolabel,
             checkpoint=str(labeler)), "pseudolabel")
         self_trained = stages[f"ce_pseudo{suffix}"] = run_or_reuse(run_finetune, stage_config(
-            FinetuneConfig, config, folder, f"ce_pseudo{suffix}", config.finetune,
+            FinetuneConfig, config, folder, f"ce_pseudo{suffix}", selftrain,
             pseudo_labels=str(labels.paths["pseudo_labels"])), "finetune")
         labeler, labeler_name = self_trained.paths["model"], f"ce_pseudo{suffix}"
     reports = {"ce": ce.metrics["test"], "ce+ssp": stages["ce_ssp"].metrics["test"],
