@@ -1,0 +1,26 @@
+"""Smoke test of the multi-seed experiment scripts on a few steps (their numbers live in experiments/results)."""
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+TINY = ["ssp.epochs=1", "finetune.epochs=1", "trainer.limit_train_batches=1", "trainer.enable_progress_bar=false",
+        "ssp.optim.warmup_epochs=0", "finetune.optim.warmup_epochs=0", "finetune.test_curve=false"]
+
+
+def test_fidelity_tables_every_variant_with_paired_gains(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(ROOT / "experiments" / "fidelity.py"))["main"]
+    out = tmp_path / "table.md"
+    assert main(["--seeds", "0,1", "--out", str(out), f"out_dir={tmp_path}", *TINY]) == 0
+    table = out.read_text()
+    for variant in ("ce", "ce+ssp", "ce+pseudo", "ssp+pseudo", "ldam_drw", "ldam_drw+pseudo"):
+        assert re.search(rf"^\| {re.escape(variant)} \| [\d.]+ ± [\d.]+ \|", table, re.M), variant
+    assert "| ldam_drw+pseudo | ldam_drw |" in table and "out_dir" not in table
+    assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT ce=")
+    folders = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "pipeline").iterdir())
+    assert folders == ["fidelity-seed0", "fidelity-seed1"]
