@@ -58,7 +58,7 @@ def test_loader_epochs_are_seeded_permutations() -> None:
         loader = DeviceLoader(_arrays(10), 4, IDENTITY, shuffle=True, seed=seed)
         return [[int(v) for x, _ in loader for v in (x[:, 0, 0, 0] * 255).round()] for _ in range(2)]
     first = epochs(0)
-    assert sorted(first[0]) == list(range(10))  # every image once: batches of 4, 4, 2
+    assert sorted(first[0]) == list(range(10))  # every image once: batches of 4, 3, 3
     assert first[0] != first[1] and first == epochs(0) and first != epochs(1)
 
 
