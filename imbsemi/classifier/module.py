@@ -52,6 +52,10 @@ class ClassifierModule(pl.LightningModule):
                 parameter.requires_grad = name.startswith("fc.")
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
+        self.loaded_epoch: int | None = None  # the 0-indexed epoch of the last checkpoint loaded into it
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.loaded_epoch = int(checkpoint["epoch"])
 
     def on_fit_start(self) -> None:
         prepare_model(self.model, self.device, self.compile_model)

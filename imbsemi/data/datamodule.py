@@ -61,7 +61,7 @@ class LTDataModule(pl.LightningDataModule):
         self.splits, self.spec = splits, spec
         self.train_set, self.loss_weights, self.soft_targets = _training_set(splits, spec.pseudo)
         weights = sample_weights(self.train_set.targets, self.train_set.class_counts(), spec.rule, spec.beta)
-        if spec.unlabeled_share is not None and spec.pseudo is not None:
+        if self.mixes_pool_share:
             weights = with_unlabeled_share(weights, len(splits.labeled), len(self.train_set), spec.unlabeled_share)
         self.sample_weights = weights
 

@@ -16,7 +16,7 @@ class LDAMLoss(ImbalancedLoss):
     ``requires_normed_head`` tells the trainer to build it. Defaults max_m = 0.5, s = 30 (spec §6.3).
     Shapes: logits (N, C); target (N,) or (N, C) (a soft target takes the expected margin).
     Margins are an fp32 buffer and the loss runs in fp32 even under autocast (see ImbalancedLoss);
-    the cosines themselves come from the head, rounded to bf16 there under autocast.
+    so do the cosines of the NormedLinear head.
     """
 
     requires_normed_head = True

@@ -11,7 +11,8 @@ from torch import nn
 from imbsemi import plots
 from imbsemi.checkpoints import load_backbone
 from imbsemi.config import SSPConfig
-from imbsemi.data.datamodule import LTDataModule, TrainSpec
+from imbsemi.data.datamodule import LTDataModule
+from imbsemi.data.loader import eval_loader
 from imbsemi.ssl.knn import embed, knn_accuracy
 from imbsemi.stages.common import make_model, make_splits
 
@@ -21,14 +22,13 @@ def evaluate_knn(config: SSPConfig, backbone: Path | None, seed: int | None = No
     monitor's k, temperature and layer (``config.knn``); with ``backbone`` None, of a network
     initialised with ``seed`` (default ``config.seed``), the reference SSP must beat."""
     splits = make_splits(config)
-    datamodule = LTDataModule(splits, TrainSpec(config.optim.batch_size))
     torch.manual_seed(config.seed if seed is None else seed)
     model = make_model(config, splits, splits.num_classes).eval()
     if backbone is not None:
         load_backbone(model, backbone)
     knn = config.knn
-    bank, bank_labels = embed(model, datamodule.eval_loader(splits.labeled), knn.layer)
-    features, labels = embed(model, datamodule.eval_loader(splits.test), knn.layer)
+    bank, bank_labels = embed(model, eval_loader(splits.labeled, splits.mean, splits.std, "cpu"), knn.layer)
+    features, labels = embed(model, eval_loader(splits.test, splits.mean, splits.std, "cpu"), knn.layer)
     return knn_accuracy(features, labels, bank, bank_labels, splits.num_classes, knn.k, knn.t)
 
 

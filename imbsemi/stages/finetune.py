@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from torch import nn
 
 from imbsemi.checkpoints import load_backbone, load_classifier
@@ -106,8 +105,7 @@ def _train_and_select(config: FinetuneConfig, module: ClassifierModule, trainer:
     export_model(folder / "model_last.pt", module.model, "classifier", config, datamodule.splits,
                  provenance={"epoch": config.epochs - 1, "init": config.init, "pseudo_labels": config.pseudo_labels})
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-    selected = torch.load(trainer.checkpoint_callback.best_model_path, map_location="cpu", weights_only=False)
-    return best_score(trainer), int(selected["epoch"]), test_last
+    return best_score(trainer), module.loaded_epoch, test_last
 
 
 def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageResult:

@@ -17,8 +17,8 @@ from imbsemi.stages.pseudolabel import run_pseudolabel
 from imbsemi.stages.ssp import run_ssp
 
 VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
-OUTPUTS = {"ssp": "backbone.pt", "finetune": "model.pt", "pseudolabel": "pseudo_labels.npz"}
-ROLES = {"ssp": "backbone", "finetune": "model", "pseudolabel": "pseudo_labels"}
+OUTPUTS = {"ssp": ("backbone", "backbone.pt"), "finetune": ("model", "model.pt"),
+           "pseudolabel": ("pseudo_labels", "pseudo_labels.npz")}  # stage -> (result role, file)
 log = logging.getLogger("imbsemi")
 
 
@@ -41,7 +41,8 @@ def finished(stage_cfg: CommonConfig, stage: str) -> StageResult | None:
     if not (run.is_file() and metrics.is_file() and read_json(run)["config_hash"] == digest):
         return None
     log.info("pipeline: %s/%s already done for config %s; reusing %s", stage, stage_cfg.name, digest, folder)
-    return StageResult(folder, read_json(metrics), {ROLES[stage]: folder / OUTPUTS[stage]}, reused=True)
+    role, file = OUTPUTS[stage]
+    return StageResult(folder, read_json(metrics), {role: folder / file}, reused=True)
 
 
 def run_or_reuse(run: Callable[[Any], StageResult], stage_cfg: CommonConfig, stage: str) -> StageResult:

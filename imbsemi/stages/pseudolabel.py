@@ -12,8 +12,7 @@ from imbsemi.accel import run_device
 from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
 from imbsemi.config import PseudolabelConfig, config_hash
-from imbsemi.data.augment import Standardize
-from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.loader import eval_loader
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
 from imbsemi.metrics import classification_report
@@ -35,8 +34,8 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None) -> St
     pool = splits.pool
     save_manifest(folder, splits)
     device = run_device(config.trainer)
-    mean, std = (torch.tensor(meta["normalization"][k], device=device) for k in ("mean", "std"))
-    batches = DeviceLoader(pool, config.batch_size, Standardize(mean, std), device=device)
+    normalization = meta["normalization"]
+    batches = eval_loader(pool, normalization["mean"], normalization["std"], device, config.batch_size)
     labels, confidences, probabilities = predict(model, batches, device)
     relevant = pool.targets >= 0
     accuracy = float((labels[relevant] == pool.targets[relevant]).mean()) if relevant.any() else None
