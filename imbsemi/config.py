@@ -135,6 +135,26 @@ class RuleConfig:
 
 
 @dataclass(frozen=True)
+class WandbConfig:
+    """Weights & Biases run: one per command (a pipeline's stages log under ssp/, base/, pseudo/, selftrain/)."""
+    project: str = setting("imbsemi", "wandb project")
+    entity: str | None = setting(None, "wandb user or team (null: the account's default)")
+    group: str | None = setting(None, "wandb group (null: the run folder's name)")
+    tags: list[str] = setting(doc="wandb tags", factory=list)
+    mode: Literal["offline", "online", "disabled"] = setting(
+        "offline", "offline: written under the run folder's wandb/, upload later with `wandb sync`; online: "
+                   "needs a login")
+    name: str | None = setting(None, "wandb run name (null: the command's overrides, e.g. 'relevance=0.6 seed=1', "
+                                     "else the run folder's name)")
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    """Experiment tracking besides the CSV logs every run writes (logs/metrics.csv)."""
+    wandb: WandbConfig | None = setting(None, "wandb tracking, e.g. {project: lt, mode: online} (null: off)")
+
+
+@dataclass(frozen=True)
 class CommonConfig:
     """Keys every CLI shares."""
     seed: int = setting(0, "random seed of the data draws, initialisation and training")
@@ -144,6 +164,7 @@ class CommonConfig:
     model: ModelConfig = setting(factory=ModelConfig)
     trainer: dict[str, Any] = setting(doc="more pytorch_lightning.Trainer arguments, e.g. accelerator: cpu",
                                       factory=dict)
+    logger: LoggerConfig = setting(factory=LoggerConfig)
 
 
 @dataclass(frozen=True)
@@ -263,8 +284,55 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
     """Read ``path`` (YAML, optional ``base:`` chain), apply dotted overrides, build ``cls`` strictly.
 
     ``path`` may name a shipped config (see :func:`resolve_config_path`); None: defaults + overrides.
+
+    Raises:
+        ConfigError: a bad key or value, or an override of a key that has no effect on this command
+            (one of :func:`inert_keys`), e.g. ``data.pool.relevance`` on finetune without pseudo_labels.
     """
-    return _build(cls, *_read_raw(path, overrides))
+    pairs = parse_overrides(overrides)
+    config = _build(cls, *_read_raw(path, pairs))
+    inert = inert_keys(config)
+    for key in (leaf for pair in pairs for leaf in _leaf_keys(*pair)):
+        owner = next((k for k in inert if key == k or key.startswith(k + ".")), None)
+        if owner is not None:
+            raise ConfigError(f"override {key} has no effect on this command: {inert[owner]}")
+    return config
+
+
+def inert_keys(config: Any) -> dict[str, str]:
+    """The dotted keys that cannot change what ``config``'s command computes, each with the reason.
+
+    They are left out of :func:`config_hash` (a base classifier is the same run whatever the pool
+    settings) and overriding one on the command line is an error rather than a silent no-op."""
+    reasons: dict[str, str] = {}
+    if isinstance(config, SSPConfig):
+        reasons["data.pool"] = "self-supervised pre-training reads the labeled images only, never the pool"
+    if isinstance(config, FinetuneConfig):
+        if config.pseudo_labels is None:
+            for key in ("data.pool", "self_training"):
+                reasons[key] = "without pseudo_labels finetune trains on the labeled images only"
+        if config.mode != "tau_norm":
+            reasons["tau"] = f"only mode: tau_norm reads tau (mode is {config.mode})"
+    if isinstance(config, PseudolabelConfig):
+        reasons["model"] = "the checkpoint decides the network"
+        reasons["data.augment"] = "pseudo-labelling predicts unaugmented images"
+    return reasons
+
+
+def _leaf_keys(key: str, value: Any) -> list[str]:
+    """The dotted keys an override sets: ``key``, or each leaf of a mapping value under it."""
+    if isinstance(value, Mapping) and value:
+        return [leaf for sub, item in value.items() for leaf in _leaf_keys(f"{key}.{sub}", item)]
+    return [key]
+
+
+def _pop_dotted(data: dict[str, Any], key: str) -> None:
+    """Remove ``data[a][b]`` for ``key`` ``a.b`` when present."""
+    *parents, last = key.split(".")
+    for part in parents:
+        data = data.get(part) if isinstance(data, dict) else None
+    if isinstance(data, dict):
+        data.pop(last, None)
 
 
 def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> CommonConfig:
@@ -276,7 +344,7 @@ def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> C
     Raises:
         ConfigError: no stage kind takes all the top-level keys.
     """
-    raw, origin = _read_raw(path, overrides)
+    raw, origin = _read_raw(path, parse_overrides(overrides))
     keys = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in STAGE_CONFIGS.items()}
     for kind, cls in STAGE_CONFIGS.items():
         if set(raw) <= keys[kind]:
@@ -288,7 +356,7 @@ def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> C
                       f"stage kinds {', '.join(STAGE_CONFIGS)}")
 
 
-def _read_raw(path: str | Path | None, overrides: Sequence[str]) -> tuple[dict[str, Any], str]:
+def _read_raw(path: str | Path | None, overrides: Sequence[tuple[str, Any]]) -> tuple[dict[str, Any], str]:
     """The YAML mapping of ``path`` (``base:`` chain merged) with the overrides set, and its origin."""
     if path is None:
         raw: dict[str, Any] = {}
@@ -296,7 +364,7 @@ def _read_raw(path: str | Path | None, overrides: Sequence[str]) -> tuple[dict[s
     else:
         resolved = resolve_config_path(path)
         raw, origin = read_yaml_with_base(resolved), str(resolved)
-    for key, value in parse_overrides(overrides):
+    for key, value in overrides:
         set_dotted(raw, key, value)
     return raw, origin
 
@@ -363,10 +431,12 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_hash(config: Any) -> str:
-    """12-hex hash of everything that decides the results (the run name and folder excluded)."""
+    """12-hex hash of everything that decides the results: the run name, folder, logger and the
+    ``inert_keys`` of the config are left out, so e.g. a base classifier's hash does not depend on
+    the pool settings."""
     data = to_dict(config)
-    data.pop("name", None)
-    data.pop("out_dir", None)
+    for key in ("name", "out_dir", "logger", *inert_keys(config)):
+        _pop_dotted(data, key)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -81,7 +81,10 @@ def optional(check: Check) -> Check:
 
 
 def parse_overrides(args: Sequence[str]) -> list[tuple[str, Any]]:
-    """Parse ``key=value``, ``--key=value`` and ``--key value`` into (dotted key, YAML value)."""
+    """Parse ``key=value``, ``--key=value`` and ``--key value`` into (dotted key, YAML value).
+
+    Values are YAML (``null``, ``true``, ``[1, 2]``, ``{a: 1}``); Python's ``None`` and a dict's repr
+    (``{'a': None}``), the forms a wandb agent passes, read as null and a mapping."""
     pairs: list[tuple[str, Any]] = []
     items = list(args)
     while items:
@@ -94,11 +97,22 @@ def parse_overrides(args: Sequence[str]) -> list[tuple[str, Any]]:
         else:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. data.rho=50")
         try:
-            value = yaml.safe_load(text) if text != "" else None
+            value = _python_none(yaml.safe_load(text)) if text != "" else None
         except yaml.YAMLError as err:
             raise ConfigError(f"override {item!r}: value is not valid YAML ({err})") from err
         pairs.append((key, value))
     return pairs
+
+
+def _python_none(value: Any) -> Any:
+    """``value`` with every string ``"None"`` (Python's repr of null) replaced by None."""
+    if value == "None":
+        return None
+    if isinstance(value, dict):
+        return {key: _python_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_python_none(item) for item in value]
+    return value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -143,7 +157,8 @@ def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    """raw[a][b][c] = value for key ``a.b.c``, creating the intermediate mappings."""
+    """raw[a][b][c] = value for key ``a.b.c``, creating the intermediate mappings; a mapping ``value``
+    is merged key by key into a mapping already there (an override changes only the keys it names)."""
     parts = key.split(".")
     node = raw
     for part in parts[:-1]:
@@ -152,6 +167,9 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
             child = {}
             node[part] = child
         node = child
+    current = node.get(parts[-1])
+    if isinstance(value, Mapping) and isinstance(current, Mapping):
+        value = deep_merge(dict(current), value)
     node[parts[-1]] = value
 
 

@@ -1,5 +1,6 @@
 """Report figures as PNG files: per-class accuracy against class size, pseudo-label precision and
-recall per class, and a t-SNE of test features (matplotlib and scikit-learn imported lazily)."""
+recall per class, a confusion matrix and a t-SNE of test features (matplotlib and scikit-learn
+imported lazily)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,6 +46,27 @@ def per_class_bars(path: Path, train_counts: Sequence[int], series: Mapping[str,
     plt.close(fig)
 
 
+def confusion_matrix(path: Path, confusion: Sequence[Sequence[int]], title: str) -> None:
+    """Heat map of a confusion matrix as row shares (rows: true class, columns: predicted), with counts."""
+    plt = _figure()
+    counts = np.asarray(confusion, dtype=float)
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    size = max(4.0, 0.45 * len(counts))
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (row, col), count in np.ndenumerate(counts):
+        if count:
+            ax.text(col, row, f"{int(count)}", ha="center", va="center", fontsize=7,
+                    color="white" if shares[row, col] > 0.5 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_xticks(range(len(counts)))
+    ax.set_yticks(range(len(counts)))
+    ax.set_title(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
 def tsne_embedding(features: np.ndarray, seed: int, max_points: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """(2-d t-SNE coordinates, indices of the embedded points): at most ``max_points``, chosen by ``seed``."""
     from sklearn.manifold import TSNE
@@ -66,5 +88,21 @@ def tsne_scatter(path: Path, coordinates: np.ndarray, labels: np.ndarray, title:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def errorbar_lines(path: Path, x_label: str, series: Mapping[str, tuple[Sequence[float], ...]], y_label: str,
+                   title: str) -> None:
+    """One line per series of (x values, means, standard deviations), with error bars."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, (xs, means, spreads) in series.items():
+        ax.errorbar(xs, means, yerr=spreads, marker="o", capsize=3, label=name)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     _save(fig, path)
     plt.close(fig)

@@ -9,7 +9,7 @@ from imbsemi.cli.main import main
 
 def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture) -> None:
     assert main(["train"]) == 2
-    assert "unknown command 'train'; commands: pseudolabel, demo, pipeline, report, data" in capsys.readouterr().err
+    assert "unknown command 'train'; commands: pseudolabel, demo, pipeline, sweep, sweep-report, report, data" in capsys.readouterr().err
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture) -> None:

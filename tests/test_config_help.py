@@ -35,8 +35,9 @@ def leaf_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.
 def expected_default(f: dataclasses.Field) -> str:
     """The default as YAML writes it, spelled out here rather than through yaml.safe_dump."""
     if f.default_factory is not dataclasses.MISSING:
-        assert f.default_factory() == {}  # the only factory defaults of leaf keys: mappings
-        return "{}"
+        empty = f.default_factory()
+        assert empty in ({}, [])  # the only factory defaults of leaf keys: empty mappings and lists
+        return "{}" if empty == {} else "[]"
     if f.default is dataclasses.MISSING:
         return "required"
     if f.default is None or isinstance(f.default, bool):
@@ -73,7 +74,7 @@ def test_section_fields_have_docs_too() -> None:
                 yield from sections(hint)
 
     found = list(sections(PipelineConfig))
-    assert len(found) == 14  # data, pool, augment, model, ssp (4), finetune (5), pseudolabel
+    assert len(found) == 15  # data, pool, augment, model, logger, ssp (4), finetune (5), pseudolabel
     assert all(f.metadata["doc"] for f in found)
 
 

@@ -9,6 +9,7 @@ from typing import Sequence, TypeVar
 
 from imbsemi.config import CommonConfig, load_config
 from imbsemi.dataclass_yaml import describe_schema
+from imbsemi.tracking import named_by_overrides
 
 C = TypeVar("C", bound=CommonConfig)
 OVERRIDES_HELP = "overrides: dotted keys after the options, e.g. data.rho=50 --optim.lr=0.05 (the form wandb passes)"
@@ -55,4 +56,5 @@ def parse_config(cls: type[C], prog: str, description: str, argv: Sequence[str] 
     Returns the config and the config file's stem (for the run folder name)."""
     args, overrides = config_parser(cls, prog, description, default_config).parse_known_args(argv)
     show_progress()
-    return load_config(cls, args.config, overrides), Path(args.config).stem
+    config = named_by_overrides(load_config(cls, args.config, overrides), overrides)
+    return config, Path(args.config).stem

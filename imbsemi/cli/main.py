@@ -1,10 +1,10 @@
-"""`imbsemi <command>`: pseudolabel, demo, pipeline, report, data, config."""
+"""`imbsemi <command>`: pseudolabel, demo, pipeline, sweep, sweep-report, report, data, config."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import config, data, pipeline, pseudolabel, report
+from imbsemi.cli import config, data, pipeline, pseudolabel, report, sweep
 from imbsemi.errors import user_errors_to_exit
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
@@ -12,6 +12,10 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "demo": (pipeline.demo_main, "the pipeline on the shipped quickstart config (digits), with a comparison table"),
     "pipeline": (pipeline.pipeline_main, "pipeline --config FILE: stage 1 -> 2 -> 3 from one config, reusing "
                                          "finished stages"),
+    "sweep": (sweep.main, "sweep FILE [-j N] [--dry-run]: a wandb sweep file's points run locally, shared "
+                          "stages once, finished points skipped"),
+    "sweep-report": (sweep.report_main, "sweep-report DIR | --wandb ID: mean ± sd per swept value, tables and "
+                                        "plots"),
     "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
     "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
     "config": (config.main, "config show FILE [key=value ...]: the resolved config after base: and overrides"),

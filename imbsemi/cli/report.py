@@ -1,4 +1,5 @@
-"""`imbsemi report RUN_DIR...`: a markdown table comparing the test metrics of finished runs."""
+"""`imbsemi report RUN_DIR...`: a markdown table comparing the test metrics of finished runs (on one sweep
+folder: the sweep report)."""
 from __future__ import annotations
 
 import argparse
@@ -37,5 +38,9 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="imbsemi report", description="Compare the test metrics of runs.")
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (runs/finetune/<name>, runs/pipeline/<name>)")
     args = parser.parse_args(argv)
+    if len(args.runs) == 1 and (args.runs[0] / "sweep.yaml").is_file():
+        from imbsemi.cli.sweep import report_main
+
+        return report_main([str(args.runs[0])])
     print(markdown_table([row for folder in args.runs for row in run_reports(folder)]))
     return 0

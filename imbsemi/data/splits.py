@@ -95,8 +95,10 @@ class LTSplits:
                          "fingerprint": arrays.fingerprint()}
         if "pool" in splits:
             irrelevant = int((self.pool.targets < 0).sum())
+            relevant_counts = self.pool.class_counts()
             out["pool"].update(irrelevant=irrelevant, shortages=self.shortages,
-                               relevance=(len(self.pool) - irrelevant) / max(len(self.pool), 1))
+                               relevance=(len(self.pool) - irrelevant) / max(len(self.pool), 1),
+                               rho_u=max(relevant_counts) / min(relevant_counts) if min(relevant_counts) else None)
         return out
 
 

@@ -16,10 +16,10 @@ from imbsemi.accel import trainer_defaults
 from imbsemi.checkpoints import save_model
 from imbsemi.config import CommonConfig, config_hash, save_config
 from imbsemi.data.splits import LTSplits
-from imbsemi.io import library_versions, write_json
+from imbsemi.io import library_versions, read_json, write_json
 from imbsemi.models import MODELS
 from imbsemi.registry import build
-from imbsemi.tracking import EpochLine, make_loggers, run_dir
+from imbsemi.tracking import EpochLine, Tracker, run_dir
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,13 @@ def run_folder(config: CommonConfig, stage: str, config_stem: str | None = None)
     return run_dir(config.out_dir, stage, config.name, config_stem or stage, config_hash(config))
 
 
+def completed(folder: Path, digest: str) -> bool:
+    """True when ``folder`` holds a finished run (metrics.json, written last) of the config with hash
+    ``digest``."""
+    run, metrics = folder / "run.json", folder / "metrics.json"
+    return run.is_file() and metrics.is_file() and read_json(run)["config_hash"] == digest
+
+
 def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> Path:
     """Create the run folder (default: ``run_folder``), save the resolved config, its hash and library
     versions; seed everything. Returns the folder."""
@@ -57,8 +64,9 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
 
 
 def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, monitor: str | None,
-                 callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
-    """A Lightning Trainer writing to ``folder``: CSV logs, last + best (max ``monitor``) checkpoints;
+                 callbacks: Sequence[pl.Callback] = (), tracker: Tracker | None = None) -> pl.Trainer:
+    """A Lightning Trainer writing to ``folder``: CSV logs (and the ``tracker``'s wandb run under its
+    prefix), last + best (max ``monitor``) checkpoints;
     with no ``monitor`` (no validation split) the "best" checkpoint is the last epoch's. Device,
     precision and progress display come from ``accel.trainer_defaults``."""
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
@@ -69,7 +77,8 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
                                               mode="max", save_last=True, enable_version_counter=False)
     options = trainer_defaults(config.trainer)
     progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
-    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=make_loggers(folder),
+    loggers = (tracker or Tracker(None)).loggers(folder)
+    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers,
                       callbacks=[*callbacks, checkpoint, *progress], **options)
 
 

@@ -35,10 +35,12 @@ def evaluate_knn(config: SSPConfig, backbone: Path | None, seed: int | None = No
 @torch.inference_mode()
 def write_figures(folder: Path, model: nn.Module, datamodule: LTDataModule, report: dict[str, Any],
                   seed: int) -> None:
-    """figures/per_class.png (test accuracy per class vs class size) and figures/tsne.png (test features)."""
+    """figures/per_class.png (test accuracy per class vs class size), figures/confusion.png (test
+    confusion matrix) and figures/tsne.png (test features)."""
     splits = datamodule.splits
     plots.per_class_bars(folder / "per_class.png", splits.counts, {"test accuracy": report["per_class_acc"]},
                          "per-class test accuracy")
+    plots.confusion_matrix(folder / "confusion.png", report["confusion"], "test confusion matrix")
     model.eval()
     device = next(model.parameters()).device
     features = torch.cat([model.features(x.to(device)).float().cpu() for x, _ in datamodule.test_dataloader()])

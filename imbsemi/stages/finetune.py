@@ -29,6 +29,7 @@ from imbsemi.registry import build, lookup
 from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
                                    save_manifest, start_run)
 from imbsemi.stages.evaluate import write_figures
+from imbsemi.tracking import Tracker, tracked
 
 TAU_GRID = [round(0.1 * i, 1) for i in range(21)]
 log = logging.getLogger("imbsemi")
@@ -108,15 +109,24 @@ def _train_and_select(config: FinetuneConfig, module: ClassifierModule, trainer:
     return best_score(trainer), module.loaded_epoch, test_last
 
 
-def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageResult:
+def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tracker | None = None) -> StageResult:
     """Train (or, for tau_norm, adjust) a classifier, select it on the validation split, report the test set.
 
     Writes ``model.pt`` (the selected classifier; see ``selection``), ``model_last.pt`` (the last
     epoch's), ``metrics.json`` (``test``: the selected model, ``test_last``, ``test_curve_best``: the
     best test epoch of the diagnostic curve), the data manifest and figures in the run folder
-    (default: ``run_folder(config, "finetune")``). Result paths: ``model``, ``model_last``.
+    (default: ``run_folder(config, "finetune")``). Logs to ``tracker`` under ``base/`` (``selftrain/``
+    with pseudo-labels; None: a wandb run of its own when ``logger.wandb`` is set). Result paths:
+    ``model``, ``model_last``.
     """
     folder = start_run(config, "finetune", folder)
+    with tracked(config, folder, tracker, "selftrain" if config.pseudo_labels else "base") as track:
+        result = _finetune(config, folder, track)
+        track.log_stage(folder, result.metrics)
+    return result
+
+
+def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResult:
     config = with_loss_head(config)
     splits = make_splits(config)
     rule = effective_rule(config.rule.name, config.mode)
@@ -139,7 +149,7 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageRes
     selects = len(splits.val) > 0 and config.selection != "last"
     curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds)
     trainer = make_trainer(config, folder, "finetune", config.epochs, module.selection_monitor if selects else None,
-                           [curve] if config.test_curve else [])
+                           [curve] if config.test_curve else [], track)
     tau, selected_epoch, test_last = None, None, None
     if config.mode == "tau_norm":
         tau, best_val = _tau_norm(config, module, trainer, datamodule)
@@ -154,6 +164,7 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None) -> StageRes
         "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
         "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist() if resampled else None,
         "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
+        "pseudo_kept": len(datamodule.train_set) - len(splits.labeled) if config.pseudo_labels else None,
         "labeled_counts": splits.counts}
     export_model(model_path, model, "classifier", config, splits,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})

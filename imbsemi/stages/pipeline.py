@@ -10,11 +10,12 @@ from typing import Any, Callable
 
 from imbsemi import plots
 from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, config_hash
-from imbsemi.io import read_json, write_json
-from imbsemi.stages.common import StageResult, run_folder, start_run
+from imbsemi.io import exclusive, read_json, write_json
+from imbsemi.stages.common import StageResult, completed, run_folder, start_run
 from imbsemi.stages.finetune import run_finetune
 from imbsemi.stages.pseudolabel import run_pseudolabel
 from imbsemi.stages.ssp import run_ssp
+from imbsemi.tracking import Tracker, prefixed, stage_summary, tracked
 
 VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
 OUTPUTS = {"ssp": ("backbone", "backbone.pt"), "finetune": ("model", "model.pt"),
@@ -33,53 +34,94 @@ def stage_config(cls: type, pipeline: PipelineConfig, folder: Path, name: str, *
 
 
 def finished(stage_cfg: CommonConfig, stage: str) -> StageResult | None:
-    """The result of a run of ``stage_cfg`` that completed in its run folder with the same config hash
-    (its metrics.json, written last, exists), else None."""
-    digest = config_hash(stage_cfg)
-    folder = run_folder(stage_cfg, stage)
-    run, metrics = folder / "run.json", folder / "metrics.json"
-    if not (run.is_file() and metrics.is_file() and read_json(run)["config_hash"] == digest):
+    """The result of a run of ``stage_cfg`` that completed in its run folder with the same config hash,
+    else None."""
+    digest, folder = config_hash(stage_cfg), run_folder(stage_cfg, stage)
+    if not completed(folder, digest):
         return None
     log.info("pipeline: %s/%s already done for config %s; reusing %s", stage, stage_cfg.name, digest, folder)
     role, file = OUTPUTS[stage]
-    return StageResult(folder, read_json(metrics), {role: folder / file}, reused=True)
+    return StageResult(folder, read_json(folder / "metrics.json"), {role: folder / file}, reused=True)
 
 
-def run_or_reuse(run: Callable[[Any], StageResult], stage_cfg: CommonConfig, stage: str) -> StageResult:
-    """``run(stage_cfg)`` unless ``finished`` finds its completed run."""
-    return finished(stage_cfg, stage) or run(stage_cfg)
+def run_or_reuse(run: Callable[..., StageResult], stage_cfg: CommonConfig, stage: str,
+                 tracker: Tracker | None = None) -> StageResult:
+    """``run(stage_cfg, tracker=tracker)`` unless ``finished`` finds its completed run (whose summary and
+    figures then go to ``tracker``). Processes sharing the stage folder take turns (a lock beside it)."""
+    folder = run_folder(stage_cfg, stage)
+    with exclusive(folder.parent / f".{folder.name}.lock"):
+        done = finished(stage_cfg, stage)
+        if done is None:
+            return run(stage_cfg, tracker=tracker)
+    if tracker is not None:
+        tracker.log_stage(done.folder, done.metrics)
+    return done
 
 
-def run_pipeline(config: PipelineConfig, folder: Path | None = None) -> StageResult:
-    """Run every stage into sub-folders of the run folder (default: ``run_folder(config, "pipeline")``):
-    SSP, CE, CE + SSP, pseudo-labels from CE, CE on labeled + pseudo-labeled with the ``selftrain``
-    settings (re-labelled by the last self-trained model for ``rounds`` > 1). Metrics: the test report per variant (ce+pseudo: the last
-    round's), the labeled counts and, per stage, its folder and whether it was reused."""
+def run_pipeline(config: PipelineConfig, folder: Path | None = None, shared: Path | None = None) -> StageResult:
+    """Run every stage: SSP, CE, CE + SSP, pseudo-labels from CE, CE on labeled + pseudo-labeled with the
+    ``selftrain`` settings (re-labelled by the last self-trained model for ``rounds`` > 1).
+
+    Stages run in sub-folders of the run folder (default: ``run_folder(config, "pipeline")``), or with
+    ``shared`` in ``shared/<stage>/<name>-<hash>``: runs that share a stage's config (e.g. the SSP and
+    base classifier of a sweep's relevance points with one seed) then run it once. Metrics: the test
+    report per variant (ce+pseudo: the last round's), the labeled counts and, per stage, its folder
+    and whether it was reused; ``summary.json``: the flat summary also sent to wandb (one run, stage
+    prefixes ssp/, base/, base_ssp/, pseudo/, selftrain/ and data/ for the realised pool)."""
     folder = start_run(config, "pipeline", folder)
+    with tracked(config, folder, None, "") as track:
+        return _run_stages(config, folder, shared, track)
+
+
+def _run_stages(config: PipelineConfig, folder: Path, shared: Path | None, track: Tracker) -> StageResult:
     stages: dict[str, StageResult] = {}
-    stages["ssp"] = run_or_reuse(run_ssp, stage_config(SSPConfig, config, folder, config.ssp.method.name,
-                                                       config.ssp), "ssp")
-    ce = stages["ce"] = run_or_reuse(run_finetune, stage_config(FinetuneConfig, config, folder, "ce",
-                                                                config.finetune), "finetune")
-    stages["ce_ssp"] = run_or_reuse(run_finetune, stage_config(
-        FinetuneConfig, config, folder, "ce_ssp", config.finetune, init=str(stages["ssp"].paths["backbone"])),
-        "finetune")
+    prefixes: dict[str, str] = {}  # stage name -> its prefix in the summary
+
+    def step(key: str, prefix: str, run: Callable[..., StageResult], kind: str, cls: type, *sections: Any,
+             folder_name: str | None = None, **extra: Any) -> StageResult:
+        name = folder_name or key
+        cfg = stage_config(cls, config, folder, name, *sections, **extra)
+        if shared is not None:
+            cfg = dataclasses.replace(cfg, out_dir=str(shared), name=f"{name}-{config_hash(cfg)[:8]}")
+        prefixes[key] = prefix
+        stages[key] = run_or_reuse(run, cfg, kind, track.stage(prefix))
+        return stages[key]
+
+    ssp = step("ssp", "ssp", run_ssp, "ssp", SSPConfig, config.ssp, folder_name=config.ssp.method.name)
+    ce = step("ce", "base", run_finetune, "finetune", FinetuneConfig, config.finetune)
+    step("ce_ssp", "base_ssp", run_finetune, "finetune", FinetuneConfig, config.finetune,
+         init=str(ssp.paths["backbone"]))
     labeler, labeler_name = ce.paths["model"], "ce"
-    selftrain = config.selftrain or config.finetune
     for round_index in range(1, config.rounds + 1):
         suffix = "" if round_index == 1 else f"_round{round_index}"
-        labels = stages[f"from_{labeler_name}"] = run_or_reuse(run_pseudolabel, stage_config(
-            PseudolabelConfig, config, folder, f"from_{labeler_name}", config.pseudolabel,
-            checkpoint=str(labeler)), "pseudolabel")
-        self_trained = stages[f"ce_pseudo{suffix}"] = run_or_reuse(run_finetune, stage_config(
-            FinetuneConfig, config, folder, f"ce_pseudo{suffix}", selftrain,
-            pseudo_labels=str(labels.paths["pseudo_labels"])), "finetune")
+        labels = step(f"from_{labeler_name}", f"pseudo{suffix}", run_pseudolabel, "pseudolabel", PseudolabelConfig,
+                      config.pseudolabel, checkpoint=str(labeler))
+        self_trained = step(f"ce_pseudo{suffix}", f"selftrain{suffix}", run_finetune, "finetune", FinetuneConfig,
+                            config.selftrain or config.finetune, pseudo_labels=str(labels.paths["pseudo_labels"]))
         labeler, labeler_name = self_trained.paths["model"], f"ce_pseudo{suffix}"
     reports = {"ce": ce.metrics["test"], "ce+ssp": stages["ce_ssp"].metrics["test"],
                "ce+pseudo": self_trained.metrics["test"]}
     metrics = {"config_hash": config_hash(config), "test": reports, "train_counts": ce.metrics["labeled_counts"],
                "stages": {name: {"folder": str(r.folder), "reused": r.reused} for name, r in stages.items()}}
-    plots.per_class_bars(folder / "figures" / "per_class_vs_size.png", metrics["train_counts"],
-                         {v: reports[v]["per_class_acc"] for v in VARIANTS}, "per-class test accuracy")
+    figure = folder / "figures" / "per_class_vs_size.png"
+    plots.per_class_bars(figure, metrics["train_counts"], {v: reports[v]["per_class_acc"] for v in VARIANTS},
+                         "per-class test accuracy")
+    manifest = read_json(self_trained.folder / "data_manifest.json")
+    track.add_config({"data_manifest": manifest})
+    summary = prefixed("data", data_summary(manifest))
+    for name, result in stages.items():
+        summary.update(prefixed(prefixes[name], stage_summary(result.metrics)))
+    track.summarize(summary)
+    track.log_stage(folder, {})
+    write_json(folder / "summary.json", summary)
     write_json(folder / "metrics.json", metrics)
-    return StageResult(folder, metrics, {"figure": folder / "figures" / "per_class_vs_size.png"})
+    return StageResult(folder, metrics, {"figure": figure, "summary": folder / "summary.json"})
+
+
+def data_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The realised data of a run: labeled and pool counts per class, pool size, relevance, rho_U and
+    the pool's fingerprint."""
+    pool = manifest["pool"]
+    return {"labeled_counts": manifest["labeled"]["class_counts"], "pool_counts": pool["class_counts"],
+            "pool_size": pool["size"], "relevance": pool["relevance"], "rho_u": pool["rho_u"],
+            "pool_fingerprint": pool["fingerprint"]}

@@ -17,15 +17,25 @@ from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
 from imbsemi.metrics import classification_report
 from imbsemi.stages.common import StageResult, make_splits, save_manifest, start_run
+from imbsemi.tracking import Tracker, tracked
 
 
-def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None) -> StageResult:
+def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None,
+                    tracker: Tracker | None = None) -> StageResult:
     """Label every pool image with ``config.checkpoint``; write ``pseudo_labels.npz`` (+ .json) and
-    ``metrics.json`` in the run folder (default: ``run_folder(config, "pseudolabel")``).
-    Result paths: ``pseudo_labels``."""
+    ``metrics.json`` in the run folder (default: ``run_folder(config, "pseudolabel")``). Logs the
+    pseudo-label quality to ``tracker`` under ``pseudo/`` (None: a run of its own when ``logger.wandb``
+    is set). Result paths: ``pseudo_labels``."""
     if config.checkpoint is None:
         raise ConfigError("checkpoint: required; give the classifier's model.pt, e.g. checkpoint=runs/.../model.pt")
     folder = start_run(config, "pseudolabel", folder)
+    with tracked(config, folder, tracker, "pseudo") as track:
+        result = _label_pool(config, folder)
+        track.log_stage(folder, result.metrics)
+    return result
+
+
+def _label_pool(config: PseudolabelConfig, folder: Path) -> StageResult:
     model, meta = load_classifier(config.checkpoint)
     splits = make_splits(config)
     if meta["arch_kwargs"]["num_classes"] != splits.num_classes:

@@ -16,6 +16,7 @@ from imbsemi.ssl.base import SSLTraining
 from imbsemi.ssl.knn import KNNMonitor, check_layer
 from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
                                    restore_best, save_manifest, start_run)
+from imbsemi.tracking import Tracker, tracked
 
 
 def knn_monitor(config: SSPConfig, splits: LTSplits, backbone: nn.Module) -> list[KNNMonitor]:
@@ -32,18 +33,27 @@ def knn_monitor(config: SSPConfig, splits: LTSplits, backbone: nn.Module) -> lis
                        layer=knn.layer)]
 
 
-def run_ssp(config: SSPConfig, folder: Path | None = None) -> StageResult:
+def run_ssp(config: SSPConfig, folder: Path | None = None, tracker: Tracker | None = None) -> StageResult:
     """Pre-train ``config.method`` on the long-tailed labeled images; export the best backbone (by the
     method's validation metric, else the last epoch) to ``backbone.pt`` in the run folder (default:
-    ``run_folder(config, "ssp")``). Result paths: ``backbone``."""
+    ``run_folder(config, "ssp")``). Logs to ``tracker`` under ``ssp/`` (None: a wandb run of its own
+    when ``logger.wandb`` is set). Result paths: ``backbone``."""
     folder = start_run(config, "ssp", folder)
+    with tracked(config, folder, tracker, "ssp") as track:
+        result = _pretrain(config, folder, track)
+        track.log_stage(folder, result.metrics)
+    return result
+
+
+def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
     splits = make_splits(config)
     save_manifest(folder, splits)
     training = SSLTraining(lambda n: make_model(config, splits, n), config.optim, config.epochs, config.model.compile)
     module = build(SSL_METHODS, config.method.name, config.method.kwargs, "method.name", training=training)
     datamodule = LTDataModule(splits, TrainSpec(config.optim.batch_size, views=module.views))
     monitor = module.monitor if len(splits.val) else None
-    trainer = make_trainer(config, folder, "ssp", config.epochs, monitor, knn_monitor(config, splits, module.backbone))
+    trainer = make_trainer(config, folder, "ssp", config.epochs, monitor, knn_monitor(config, splits, module.backbone),
+                           track)
     trainer.fit(module, datamodule=datamodule)
     best = restore_best(module, trainer)
     knn = trainer.callback_metrics.get("val/knn_acc")

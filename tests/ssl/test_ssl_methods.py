@@ -130,7 +130,8 @@ def test_ddp_on_cpu_with_two_processes(tmp_path: Path) -> None:
     (["method.kwargs.temperature=0"], "temperature = 0"),
     (["method.kwargs.queue=10"], "'moco_v2' does not accept queue"),
     (["knn.layer=stage2"], "knn.layer = 'stage2': ResNetCifar has no such submodule"),
-    (["method.name=rotation", "method.kwargs={crop_scale: 1.5}"], "crop_scale = 1.5: must be in (0, 1]"),
+    (["method.name=rotation", "method.kwargs=null", "method.kwargs={crop_scale: 1.5}"],
+     "crop_scale = 1.5: must be in (0, 1]"),
 ])
 def test_bad_ssl_settings(tmp_path: Path, overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -1,0 +1,181 @@
+"""A sweep file run locally: every point checked before the first run, stages shared between points
+run once, finished points skipped, points in parallel processes.
+
+Layout of the sweep folder (default ``<out_dir>/sweeps/<file stem>``): ``runs/<command>/<label>/`` per
+point (its config, metrics, ``summary.json`` and ``point.json``: the values and flags) and
+``stages/`` with the stage runs the points share, found by config hash.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable
+
+from imbsemi.config import (CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, config_hash,
+                            load_config)
+from imbsemi.errors import ConfigError, DataError
+from imbsemi.io import write_json
+from imbsemi.stages.common import completed
+from imbsemi.sweep import Sweep, SweepPoint
+from imbsemi.tracking import named_by_overrides
+
+# imbsemi subcommand -> (config schema, run-folder stage name)
+COMMANDS: dict[str, tuple[type[CommonConfig], str]] = {
+    "pipeline": (PipelineConfig, "pipeline"), "finetune": (FinetuneConfig, "finetune"),
+    "ssp_pretrain": (SSPConfig, "ssp"), "pseudolabel": (PseudolabelConfig, "pseudolabel")}
+log = logging.getLogger("imbsemi")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A point of the sweep with its resolved config, run folder and whether it already finished."""
+    point: SweepPoint
+    config: CommonConfig
+    folder: Path
+    done: bool
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The sweep folder and the labels of the points run and of those skipped as finished."""
+    folder: Path
+    ran: list[str]
+    skipped: list[str]
+
+
+def sweep_folder(sweep: Sweep, out: Path | None = None) -> Path:
+    """``out``, else ``<out_dir of the sweep's config>/sweeps/<file stem>``."""
+    if out is not None:
+        return Path(out)
+    cls, _ = _command(sweep)
+    return Path(load_config(cls, sweep.config, sweep.fixed).out_dir) / "sweeps" / sweep.name
+
+
+def plan_sweep(sweep: Sweep, out: Path | None = None, count: int | None = None, seed: int = 0) -> list[PlannedRun]:
+    """Resolve and check every point before anything runs.
+
+    Raises:
+        ConfigError: a parameter that is not a config key, or a value out of range (naming the
+            parameter and value); a combination of values that is not a valid config (naming the point).
+        DataError: a point whose unlabeled pool cannot be drawn (class, requested and available counts).
+    """
+    cls, stage = check_parameters(sweep)
+    folder = sweep_folder(sweep, out)
+    points = sweep.points(count, seed)
+    if sweep.method == "random":  # draws may repeat: number the points
+        points = [dataclasses.replace(p, label=f"{i:03d}-{p.label}") for i, p in enumerate(points)]
+    planned = []
+    for point in points:
+        config = _load(sweep, cls, point.flags, f"point {point.label}")
+        config = dataclasses.replace(named_by_overrides(config, point.flags), out_dir=str(folder / "runs"),
+                                     name=point.label)
+        run = folder / "runs" / stage / point.label
+        planned.append(PlannedRun(point, config, run, completed(run, config_hash(config))))
+    for run in planned:
+        if not run.done and isinstance(run.config, (PipelineConfig, PseudolabelConfig)):
+            _check_pool(sweep, run)
+    return planned
+
+
+def check_parameters(sweep: Sweep) -> tuple[type[CommonConfig], str]:
+    """Check each value of each parameter (``min`` and ``max`` of a range) alone on the sweep's command
+    config; returns the command's (config schema, stage name).
+
+    Raises:
+        ConfigError: a command the local runner cannot run, a parameter that is not a config key, or a
+            value out of range, naming the parameter and the value.
+    """
+    cls, stage = _command(sweep)
+    for name, spec in sweep.parameters.items():
+        candidates = [spec["value"]] if "value" in spec else spec.get("values") or [spec["min"], spec["max"]]
+        for value in candidates:
+            _load(sweep, cls, sweep.point({name: value}).flags, f"parameter {name} = {value!r}")
+    return cls, stage
+
+
+def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int | None = None,
+              seed: int = 0) -> SweepResult:
+    """Run the points of ``sweep`` not finished yet (``jobs`` at a time, each in its own process with
+    its share of the CPU threads). A pipeline sweep keeps its stage runs in ``stages/``, so a stage
+    that no swept value changes (e.g. SSP and the base classifier per seed) runs once."""
+    planned = plan_sweep(sweep, out, count, seed)
+    folder = sweep_folder(sweep, out)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sweep.path, folder / "sweep.yaml")
+    write_json(folder / "plan.json", [{"label": r.point.label, "values": r.point.values, "flags": r.point.flags,
+                                       "folder": str(r.folder), "config_hash": config_hash(r.config)}
+                                      for r in planned])
+    todo = [r for r in planned if not r.done]
+    skipped = [r.point.label for r in planned if r.done]
+    log.info("sweep %s: %d points, %d finished, %d to run (%d at a time)", sweep.name, len(planned),
+             len(skipped), len(todo), jobs)
+    tasks = [(sweep.subcommand, r.config, r.folder, folder / "stages", r.point) for r in todo]
+    if jobs == 1:
+        for task in tasks:
+            run_point(*task)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_setup,
+                                 initargs=(threads,)) as pool:
+            for future in [pool.submit(run_point, *task) for task in tasks]:
+                future.result()
+    return SweepResult(folder, [r.point.label for r in todo], skipped)
+
+
+def run_point(subcommand: str, config: CommonConfig, folder: Path, shared: Path, point: SweepPoint) -> None:
+    """Run one point into ``folder`` (``point.json`` first: its values and flags)."""
+    from imbsemi.stages import run_finetune, run_pipeline, run_pseudolabel, run_ssp
+
+    log.info("sweep: running %s", point.label)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "point.json", {"label": point.label, "values": point.values, "flags": point.flags})
+    if subcommand == "pipeline":
+        run_pipeline(config, folder, shared)
+        return
+    run: Callable[..., Any] = {"finetune": run_finetune, "ssp_pretrain": run_ssp, "pseudolabel": run_pseudolabel}[
+        subcommand]
+    run(config, folder)
+
+
+def _worker_setup(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    logger = logging.getLogger("imbsemi")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(f"[{os.getpid()}] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _command(sweep: Sweep) -> tuple[type[CommonConfig], str]:
+    if sweep.subcommand not in COMMANDS:
+        raise ConfigError(f"sweep {sweep.path}: command runs `imbsemi {sweep.subcommand}`; the local runner "
+                          f"runs {', '.join(COMMANDS)}")
+    return COMMANDS[sweep.subcommand]
+
+
+def _load(sweep: Sweep, cls: type[CommonConfig], flags: list[str], what: str) -> CommonConfig:
+    """The config of the command with ``flags`` after its own overrides; errors name ``what``."""
+    try:
+        return load_config(cls, sweep.config, [*sweep.fixed, *flags])
+    except ConfigError as err:
+        raise ConfigError(f"sweep {sweep.path}: {what}: {err}") from err
+
+
+def _check_pool(sweep: Sweep, run: PlannedRun) -> None:
+    """Draw the point's pool (cheap next to training) so that a shortage is reported before any run."""
+    from imbsemi.data.splits import LTSplits
+
+    try:
+        LTSplits(run.config.data, run.config.seed).pool
+    except DataError as err:
+        raise DataError(f"sweep {sweep.path}: point {run.point.label}: {err}") from err
+
