@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsemi.config import load_any_config
+from imbsemi.config_files import load_any_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages.data import save_pool, summary_table
 

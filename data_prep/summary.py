@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imbsemi.config import load_any_config
+from imbsemi.config_files import load_any_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages.data import data_summary
 

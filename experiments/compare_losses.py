@@ -13,7 +13,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from imbsemi.config import FinetuneConfig, load_config
+from imbsemi.config import FinetuneConfig
+from imbsemi.config_files import load_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std

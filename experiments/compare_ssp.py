@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imbsemi.config import FinetuneConfig, SSPConfig, load_config
+from imbsemi.config import FinetuneConfig, SSPConfig
+from imbsemi.config_files import load_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std

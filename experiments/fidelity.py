@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imbsemi.config import (FinetuneConfig, FinetuneStage, LossConfig, PipelineConfig, PseudolabelConfig,
-                            RuleConfig, load_config)
+from imbsemi.config import FinetuneConfig, FinetuneStage, LossConfig, PipelineConfig, PseudolabelConfig, RuleConfig
+from imbsemi.config_files import load_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std

@@ -86,7 +86,7 @@ def find_sweep(name: str | Path) -> Path:
     Raises:
         ConfigError: neither exists; the message lists the shipped sweeps.
     """
-    from imbsemi.config import shipped_configs_dir
+    from imbsemi.config_files import shipped_configs_dir
 
     folder = shipped_configs_dir() / "sweeps"
     for candidate in (Path(name), folder / Path(name).name):

@@ -17,7 +17,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from imbsemi.config import CommonConfig, to_dict
+from imbsemi.config import CommonConfig
+from imbsemi.config_files import to_dict
 from imbsemi.dataclass_yaml import parse_overrides
 
 C = TypeVar("C", bound=CommonConfig)
@@ -134,7 +135,8 @@ def stage_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
     summary.update({key: report[key] for key in REPORT_KEYS if key in report})
     reference = metrics.get("reference_report")
     if reference:
-        summary.update(per_class_recall=reference["per_class_acc"], per_class_precision=reference["per_class_precision"])
+        summary.update(per_class_recall=reference["per_class_acc"],
+                       per_class_precision=reference["per_class_precision"])
     return summary
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imbsemi.config import load_config
+from imbsemi.config_files import load_config
 
 os.environ.setdefault("WANDB_MODE", "offline")
 ROOT = Path(__file__).resolve().parents[1]

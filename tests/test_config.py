@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imbsemi.config import (FinetuneConfig, PipelineConfig, SourceRef, SSPConfig, config_hash, load_config,
-                            parse_overrides)
+from imbsemi.config import FinetuneConfig, PipelineConfig, SourceRef, SSPConfig
+from imbsemi.config_files import config_hash, load_config
+from imbsemi.dataclass_yaml import parse_overrides
 from imbsemi.errors import ConfigError
 
 from conftest import CONFIGS, ROOT

@@ -10,8 +10,8 @@ from typing import Iterator
 import pytest
 
 from imbsemi.config import (KNNConfig, STAGE_CONFIGS, DataConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig,
-                            SSPConfig, load_any_config, load_config, resolve_config_path, shipped_configs,
-                            shipped_configs_dir)
+                            SSPConfig)
+from imbsemi.config_files import load_any_config, load_config, resolve_config_path, shipped_configs, shipped_configs_dir
 from imbsemi.dataclass_yaml import describe_schema, first_doc_line, setting
 from imbsemi.errors import ConfigError
 

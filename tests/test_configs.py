@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, load_config
+from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config_files import load_config
 
 from conftest import CONFIGS
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from imbsemi.config import FinetuneConfig, PipelineConfig, load_config
+from imbsemi.config import FinetuneConfig, PipelineConfig
+from imbsemi.config_files import load_config
 from imbsemi.stages import run_finetune
 from imbsemi.stages.pipeline import stage_config
 

@@ -10,7 +10,8 @@ import torch
 
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.classifier.module import ClassifierModule
-from imbsemi.config import FinetuneConfig, OptimConfig, load_config
+from imbsemi.config import FinetuneConfig, OptimConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.augment import Standardize
 from imbsemi.data.loader import DeviceLoader

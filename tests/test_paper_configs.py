@@ -9,7 +9,8 @@ import pytest
 from conftest import CONFIGS
 from formats import write_cifar10, write_cifar100, write_svhn, write_tinyimages
 from imbsemi.classifier.pseudo_labels import PseudoLabels
-from imbsemi.config import FinetuneConfig, PipelineConfig, load_config
+from imbsemi.config import FinetuneConfig, PipelineConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.splits import LTSplits
 from imbsemi.stages import run_finetune
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import CONFIGS
-from imbsemi.config import PipelineConfig, load_config
+from imbsemi.config import PipelineConfig
+from imbsemi.config_files import load_config
 from imbsemi.io import read_json
 from imbsemi.stages import run_pipeline
 

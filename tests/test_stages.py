@@ -12,7 +12,8 @@ import torch
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.classifier.pseudo_labels import PseudoLabels
 from imbsemi.cli import main as imbsemi_main
-from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig, load_config
+from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import DataError

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import CONFIGS
-from imbsemi.config import PipelineConfig, config_hash, load_config
+from imbsemi.config import PipelineConfig
+from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import read_json
 from imbsemi.stages import pipeline as pipeline_module
 from imbsemi.stages.sweep import check_parameters, plan_sweep, run_sweep
-from imbsemi.stages.sweep_report import local_records, write_report
+from imbsemi.stages.sweep_report import aggregate, local_records, records_from_runs, write_report
 from imbsemi.sweep import read_sweep
 from test_pipeline import TINY
 from wandb_records import read_offline_run
@@ -41,7 +40,8 @@ def test_relevance_sweeps_cover_the_grid_with_three_seeds(name: str, values: lis
     points = sweep.points()
     assert len(points) == 3 * len(values) and sweep.swept() == ["data.pool.relevance", "seed"]
     assert sorted({p.values["data.pool.relevance"] for p in points}) == values
-    assert points[1].flags[0] == f"--data.pool.relevance={values[0]}" and points[1].label == f"relevance={values[0]}-seed=1"
+    assert points[1].flags[0] == f"--data.pool.relevance={values[0]}"
+    assert points[1].label == f"relevance={values[0]}-seed=1"
 
 
 @pytest.mark.parametrize("name", ["rho_u", "rho_u_digits"])
@@ -97,6 +97,17 @@ def test_malformed_sweeps_are_refused_before_any_run(tmp_path: Path, parameters:
     assert not out.exists()
 
 
+def test_dry_run_lists_every_point_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from imbsemi.cli.main import main
+    path = write_sweep(tmp_path, {"data.pool.relevance": {"values": [0.5, 1.0]}, "seed": {"values": [0, 1, 2]}})
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  todo  ")]
+    assert len(lines) == 6 and "relevance=1.0-seed=2" in lines[-1] and not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["sweep", str(path), "-j", "0"])
+    assert "--jobs 0: must be at least 1" in capsys.readouterr().err
+
+
 def test_command_must_pass_the_swept_values(tmp_path: Path) -> None:
     path = write_sweep(tmp_path, {"seed": {"values": [0, 1]}}, command=["imbsemi", "pipeline"])
     with pytest.raises(ConfigError, match=r"must end with \$\{args\}"):
@@ -111,7 +122,8 @@ def test_random_sweep_draws_are_seeded_and_in_range(tmp_path: Path) -> None:
     assert all(0.25 <= p.values["data.pool.relevance"] <= 0.75 and p.values["seed"] in (0, 1, 2) for p in first)
 
 
-def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
     sweep = read_sweep(write_sweep(tmp_path, {"data.pool.relevance": {"values": [0.5, 1.0]},
                                               "seed": {"values": [0, 1]}}))
     out = tmp_path / "out"
@@ -172,6 +184,18 @@ def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monk
     assert float(rows[0]["CE/balanced_acc_mean"]) == pytest.approx(50 * sum(base))
     assert "| 0.5 | 2 |" in paths["markdown"].read_text()
     assert paths["plot/data.pool.relevance"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the offline wandb runs, read as the wandb API gives runs, make the same table
+    runs = [read_offline_run(out / "runs/pipeline" / label) for label in labels]
+    from_wandb = records_from_runs(sweep.parameters, [(run["config"], run["summary"]) for run in runs])
+    assert aggregate(*from_wandb) == aggregate(swept, records)
+
+    from imbsemi.cli.main import main
+    assert main(["report", str(out)]) == 0
+    assert "| 0.5 | 2 |" in capsys.readouterr().out and (out / "sweep_report.csv").is_file()
+    assert main(["sweep", str(sweep.path), "--out", str(out), "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "4 points of" in listing and listing.count("  done  ") == 4
+    assert "--data.pool.relevance=1.0 --seed=1" in listing
 
 
 def test_parallel_points_share_a_stage_through_the_lock(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIGS, FAST
+from conftest import CONFIGS
 from imbsemi.cli.common import parse_config
-from imbsemi.config import FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, config_hash, load_config
+from imbsemi.config import FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError
 from imbsemi.stages import run_finetune
 from wandb_records import read_offline_run

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-from imbsemi.config import CommonConfig, load_config
+from imbsemi.config import CommonConfig
+from imbsemi.config_files import load_config
 from imbsemi.dataclass_yaml import describe_schema
 from imbsemi.tracking import named_by_overrides
 

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import yaml
 
-from imbsemi.config import load_any_config, to_dict
+from imbsemi.config_files import load_any_config, to_dict
 
 
 def main(argv: Sequence[str]) -> int:

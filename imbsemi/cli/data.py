@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from imbsemi.config import load_any_config
+from imbsemi.config_files import load_any_config
 from imbsemi.stages.data import data_summary
 
 

@@ -14,7 +14,8 @@ from torch import nn
 
 from imbsemi.accel import trainer_defaults
 from imbsemi.checkpoints import save_model
-from imbsemi.config import CommonConfig, config_hash, save_config
+from imbsemi.config import CommonConfig
+from imbsemi.config_files import config_hash, save_config
 from imbsemi.data.splits import LTSplits
 from imbsemi.io import library_versions, read_json, write_json
 from imbsemi.models import MODELS

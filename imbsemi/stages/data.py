@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imbsemi.config import CommonConfig, config_hash, to_dict
+from imbsemi.config import CommonConfig
+from imbsemi.config_files import config_hash, to_dict
 from imbsemi.data.splits import LTSplits
 from imbsemi.io import atomic_write, write_json
 from imbsemi.stages.common import StageResult, make_splits

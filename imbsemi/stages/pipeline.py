@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from imbsemi import plots
-from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, config_hash
+from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config_files import config_hash
 from imbsemi.io import exclusive, read_json, write_json
 from imbsemi.stages.common import StageResult, completed, run_folder, start_run
 from imbsemi.stages.finetune import run_finetune

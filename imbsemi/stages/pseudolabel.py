@@ -11,7 +11,8 @@ from imbsemi import plots
 from imbsemi.accel import run_device
 from imbsemi.checkpoints import load_classifier
 from imbsemi.classifier.pseudo_labels import PseudoLabels, predict
-from imbsemi.config import PseudolabelConfig, config_hash
+from imbsemi.config import PseudolabelConfig
+from imbsemi.config_files import config_hash
 from imbsemi.data.loader import eval_loader
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json

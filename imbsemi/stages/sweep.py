@@ -17,8 +17,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from imbsemi.config import (CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig, config_hash,
-                            load_config)
+from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import write_json
 from imbsemi.stages.common import completed

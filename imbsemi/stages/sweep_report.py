@@ -47,11 +47,25 @@ def wandb_records(sweep_path: str) -> tuple[list[str], list[Record]]:
     import wandb
 
     sweep = wandb.Api().sweep(sweep_path)
-    parameters = sweep.config["parameters"]
+    finished = [(run.config, dict(run.summary)) for run in sweep.runs if run.state == "finished"]
+    return records_from_runs(sweep.config["parameters"], finished)
+
+
+def records_from_runs(parameters: dict[str, Any], runs: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+                      ) -> tuple[list[str], list[Record]]:
+    """(swept parameters, records) of wandb runs given as (config, summary): a parameter's value is the
+    config's flat key (as an agent's sweep run stores it) or, failing that, the nested config's value."""
     swept = [name for name, spec in parameters.items() if "min" in spec or len(spec.get("values", ())) > 1]
-    records = [Record({name: run.config.get(name) for name in parameters}, dict(run.summary))
-               for run in sweep.runs if run.state == "finished"]
-    return swept, records
+    return swept, [Record({name: _lookup(config, name) for name in parameters}, summary) for config, summary in runs]
+
+
+def _lookup(config: dict[str, Any], key: str) -> Any:
+    if key in config:
+        return config[key]
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def aggregate(swept: Sequence[str], records: Sequence[Record]) -> list[dict[str, Any]]:

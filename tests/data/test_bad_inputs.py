@@ -10,7 +10,8 @@ import pytest
 import scipy.io
 
 from formats import write_cifar10, write_folder, write_svhn, write_tinyimages
-from imbsemi.config import DataConfig, load_config
+from imbsemi.config import DataConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.sources import SOURCES, accepted_options, load
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError, DataError

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from formats import write_cifar10, write_cifar100, write_svhn, write_tinyimages
-from imbsemi.config import DataConfig, load_config
+from imbsemi.config import DataConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.splits import LTSplits
 from imbsemi.data.longtail import class_counts, seed_streams, select_per_class

@@ -15,7 +15,8 @@ import torch
 from conftest import CONFIGS, FAST, ROOT
 from formats import write_folder
 from imbsemi.checkpoints import read_checkpoint
-from imbsemi.config import FinetuneConfig, OptimConfig, SSPConfig, load_config
+from imbsemi.config import FinetuneConfig, OptimConfig, SSPConfig
+from imbsemi.config_files import load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform
 from imbsemi.data.loader import DeviceLoader
