@@ -56,11 +56,13 @@ class Sweep:
         return [name for name, spec in self.parameters.items() if "min" in spec or len(spec.get("values", ())) > 1]
 
     def points(self, count: int | None = None, seed: int = 0) -> list[SweepPoint]:
-        """Every point of a grid sweep; ``count`` (default: the file's ``run_cap``) draws of a random one."""
+        """Every point of a grid sweep (the first ``run_cap`` if the file has one, as wandb stops there);
+        ``count`` (default: ``run_cap``) draws of a random one."""
         if self.method == "grid":
             names = list(self.parameters)
             grids = [[spec["value"]] if "value" in spec else spec["values"] for spec in self.parameters.values()]
-            return [self.point(dict(zip(names, combo))) for combo in itertools.product(*grids)]
+            combos = list(itertools.product(*grids))[:self.run_cap or None]
+            return [self.point(dict(zip(names, combo))) for combo in combos]
         count = count or self.run_cap
         if not count:
             raise ConfigError(f"sweep {self.path}: method random needs a number of runs: --count N or run_cap")
