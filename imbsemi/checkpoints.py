@@ -1,4 +1,5 @@
-"""Save imbsemi model files; load backbones and classifiers with every tensor checked."""
+"""Save imbsemi model files; load backbones and classifiers from a checkpoint of any layout, with every
+tensor checked."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,30 +9,31 @@ import torch
 from torch import nn
 
 from imbsemi.errors import CheckpointError
-from imbsemi.io import atomic_write
-from imbsemi.layouts import IMBSEMI_FORMAT, LAYOUTS
+from imbsemi.io import atomic_write, sha256_file
+from imbsemi.layouts import IMBSEMI_FORMAT, LAYOUTS, infer_arch
+from imbsemi.released import resolve_checkpoint
 from imbsemi.models import HEAD_KEYS, MODELS
 
 
 def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: str, arch_kwargs: dict[str, Any],
-               classes: Sequence[str], mean: Sequence[float], std: Sequence[float],
+               classes: Sequence[str], mean: Sequence[float] | None, std: Sequence[float] | None,
                provenance: dict[str, Any]) -> None:
-    """Write an imbsemi model file atomically. ``kind='backbone'`` drops the head (HEAD_KEYS)."""
+    """Write an imbsemi model file atomically. ``kind='backbone'`` drops the head (HEAD_KEYS); ``mean``
+    and ``std`` None: the normalisation is unknown (a converted file), the data's is used."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
              if kind == "classifier" or k not in HEAD_KEYS}
     payload = {"format": IMBSEMI_FORMAT, "version": 1, "kind": kind, "arch": arch,
                "arch_kwargs": dict(arch_kwargs), "classes": list(classes),
-               "normalization": {"mean": list(mean), "std": list(std)},
+               "normalization": None if mean is None else {"mean": list(mean), "std": list(std)},
                "provenance": provenance, "state_dict": state}
     with atomic_write(path) as handle:
         torch.save(payload, handle)
 
 
 def read_checkpoint(path: str | Path) -> Any:
-    """torch.load on CPU (weights only), with a clear error for a missing or unreadable file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+    """torch.load on CPU (weights only; files saved on a GPU or with the legacy serialization load too),
+    with a clear error for a missing or unreadable file. ``path`` may be ``pretrained:NAME``."""
+    path = resolve_checkpoint(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated/foreign files
@@ -40,7 +42,7 @@ def read_checkpoint(path: str | Path) -> Any:
 
 
 def state_dict_of(obj: Any, path: str | Path) -> tuple[str, dict[str, torch.Tensor]]:
-    """(layout name, flat state_dict) of a loaded checkpoint object."""
+    """(layout name, flat state_dict in imbsemi's key names) of a loaded checkpoint object."""
     for name, (detect, convert) in LAYOUTS.items():
         if detect(obj):
             return name, convert(obj)
@@ -49,9 +51,11 @@ def state_dict_of(obj: Any, path: str | Path) -> tuple[str, dict[str, torch.Tens
                           f"known layouts: {', '.join(LAYOUTS)}")
 
 
-def load_backbone(model: nn.Module, path: str | Path) -> str:
-    """Load every non-head tensor of ``model`` from ``path``; any missing, unexpected or
-    mis-shaped backbone tensor is an error. Returns e.g. ``loaded=186/188 (skipped: fc.weight, fc.bias)``."""
+def load_backbone(model: nn.Module, path: str | Path, keep_head: bool = True) -> str:
+    """Load ``path`` (any layout of ``imbsemi.layouts``) into ``model``: every backbone tensor, strictly (a
+    missing, unexpected or mis-shaped one is an error listing them), and the head (``fc``) when
+    ``keep_head`` and the checkpoint has it in the model's shapes. Returns the one-line report, e.g.
+    ``paper_cifar layout: backbone 186/186 tensors loaded; head dropped (fc.weight (4, 64) vs (10, 64))``."""
     layout, state = state_dict_of(read_checkpoint(path), path)
     target = model.state_dict()
     backbone = [k for k in target if k not in HEAD_KEYS]
@@ -65,24 +69,94 @@ def load_backbone(model: nn.Module, path: str | Path) -> str:
                                         ("shape mismatch", mismatched)) if keys]
         raise CheckpointError(f"checkpoint {path} ({layout} layout) does not fit the backbone: "
                               + "; ".join(problems))
-    model.load_state_dict({k: state[k] for k in backbone}, strict=False)
-    skipped = [k for k in target if k in HEAD_KEYS]
-    return f"loaded={len(backbone)}/{len(target)} (skipped: {', '.join(skipped)})"
+    head, why = _head(state, target, keep_head)
+    model.load_state_dict({k: state[k] for k in [*backbone, *head]}, strict=False)
+    kept = f"head kept ({', '.join(head)})" if head else f"head dropped ({why})"
+    return f"{layout} layout: backbone {len(backbone)}/{len(backbone)} tensors loaded; {kept}"
+
+
+def _head(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], keep: bool) -> tuple[list[str], str]:
+    """(head keys to load, why none are loaded)."""
+    keys = [k for k in target if k in HEAD_KEYS]
+    if not keep:
+        return [], "a new head is trained"
+    absent = [k for k in keys if k not in state]
+    if absent:
+        return [], "not in the checkpoint" if len(absent) == len(keys) else f"{', '.join(absent)} not in the checkpoint"
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(target[k].shape)}" for k in keys
+             if state[k].shape != target[k].shape]
+    if wrong or any(k in state for k in HEAD_KEYS if k not in keys):
+        return [], "; ".join(wrong) or "another head type (Linear vs NormedLinear)"
+    return keys, ""
 
 
 def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a classifier from an imbsemi model file; returns (model in eval mode, metadata)."""
+    """Rebuild a classifier from a checkpoint of any layout; returns (model in eval mode, metadata:
+    ``arch``, ``arch_kwargs``, ``layout``, the one-line load ``report`` and, from imbsemi files,
+    ``classes`` and ``normalization``, else None for those two). Other layouts' architecture is read
+    from their keys and shapes; every tensor must fit (a strict load)."""
     obj = read_checkpoint(path)
     layout, state = state_dict_of(obj, path)
-    if obj.get("kind") != "classifier":
-        raise CheckpointError(f"checkpoint {path}: expected a classifier (kind: classifier), "
-                              f"got kind {obj.get('kind')!r}")
-    if obj["arch"] not in MODELS:
-        raise CheckpointError(f"checkpoint {path}: arch {obj['arch']!r} is not one of {', '.join(MODELS)}")
-    model = MODELS[obj["arch"]](**obj["arch_kwargs"])
+    if layout == "imbsemi":
+        if obj.get("kind") != "classifier":
+            raise CheckpointError(f"checkpoint {path}: expected a classifier (kind: classifier), "
+                                  f"got kind {obj.get('kind')!r}")
+        meta = {k: v for k, v in obj.items() if k != "state_dict"}
+    else:
+        found = infer_arch(state)
+        if found is None or found[1]["num_classes"] is None:
+            raise CheckpointError(f"checkpoint {path} ({layout} layout): not a classifier of a known architecture "
+                                  f"(no fc head, or keys of none of {', '.join(MODELS)})")
+        meta = {"arch": found[0], "arch_kwargs": found[1], "classes": None, "normalization": None}
+    if meta["arch"] not in MODELS:
+        raise CheckpointError(f"checkpoint {path}: arch {meta['arch']!r} is not one of {', '.join(MODELS)}")
+    model = MODELS[meta["arch"]](**meta["arch_kwargs"])
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise CheckpointError(f"checkpoint {path}: tensors do not fit {obj['arch']}: {err}") from err
-    meta = {k: v for k, v in obj.items() if k != "state_dict"}
-    return model.eval(), meta
+        raise CheckpointError(f"checkpoint {path} ({layout} layout): tensors do not fit {meta['arch']}: {err}") from err
+    report = (f"{layout} layout: {meta['arch']} classifier, {len(state)}/{len(model.state_dict())} tensors loaded "
+              f"(head: {meta['arch_kwargs']['num_classes']} classes)")
+    return model.eval(), {**meta, "layout": layout, "report": report}
+
+
+def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds: its layout, top-level keys, the tensors it converts to (count and
+    parameters), the architecture they fit and the head's shape (None without a head)."""
+    obj = read_checkpoint(path)
+    layout, state = state_dict_of(obj, path)
+    arch = infer_arch(state)
+    return {"file": str(resolve_checkpoint(path)), "layout": layout,
+            "top_level_keys": list(obj)[:12] if isinstance(obj, dict) else [],
+            "tensors": len(state), "parameters": int(sum(v.numel() for v in state.values())),
+            "arch": arch[0] if arch else None, "arch_kwargs": arch[1] if arch else None,
+            "head": list(state["fc.weight"].shape) if "fc.weight" in state else None}
+
+
+def convert_checkpoint(source: str | Path, target: str | Path) -> dict[str, Any]:
+    """Write ``source`` (any layout) as an imbsemi model file with the same tensor values: a classifier
+    when it has a head, else a backbone; classes numbered, normalisation unknown (the data's is used).
+    Returns ``inspect_checkpoint``'s description.
+
+    Raises:
+        CheckpointError: the tensors fit no known architecture.
+    """
+    info = inspect_checkpoint(source)
+    if info["arch"] is None:
+        raise CheckpointError(f"checkpoint {source} ({info['layout']} layout): its tensors fit none of "
+                              f"{', '.join(MODELS)}; cannot convert")
+    kwargs = dict(info["arch_kwargs"])
+    kind = "classifier" if kwargs["num_classes"] is not None else "backbone"
+    model = MODELS[info["arch"]](**{**kwargs, "num_classes": kwargs["num_classes"] or 1})
+    _, state = state_dict_of(read_checkpoint(source), source)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if k not in HEAD_KEYS or kind == "classifier"]:
+        raise CheckpointError(f"checkpoint {source}: tensors do not fit {info['arch']} (missing: {missing[:6]}, "
+                              f"unexpected: {unexpected[:6]})")
+    if kind == "backbone":
+        del kwargs["num_classes"]
+    classes = [str(c) for c in range(kwargs.get("num_classes") or 0)]
+    save_model(target, model, kind=kind, arch=info["arch"], arch_kwargs=kwargs, classes=classes, mean=None, std=None,
+               provenance={"converted_from": str(source), "layout": info["layout"],
+                           "sha256": sha256_file(info["file"])})
+    return info

@@ -195,6 +195,14 @@ class SelfTrainingConfig:
                                 "with save_probabilities)")
 
 
+def shot_thresholds_setting() -> Any:
+    """The ``shot_thresholds`` key of the commands that report many/medium/few accuracy."""
+    return setting(None, "[many, few]: many-shot classes have over `many` training images, few-shot under `few` "
+                         "(null: 100 / 20, or log-count thirds when no class has over 100)",
+                   (lambda v: v is None or (len(v) == 2 and v[0] >= v[1] >= 0),
+                    "must be [many_above, few_below] with many_above >= few_below >= 0 (or null: automatic)"))
+
+
 @dataclass(frozen=True)
 class FinetuneStage:
     """Stages 2 and 3: classifier training on labeled (and pseudo-labeled) images."""
@@ -213,11 +221,7 @@ class FinetuneStage:
         "last_decay", "exported epoch with a validation split: last_decay = best validation balanced accuracy "
                       "from the last LR decay (the last tenth of the run) on; best = of all epochs; last = the last")
     test_curve: bool = setting(True, "log test metrics after every epoch (test/...; a diagnostic, never selects)")
-    shot_thresholds: list[float] | None = setting(
-        None, "[many, few]: many-shot classes have over `many` training images, few-shot under `few` (null: "
-              "100 / 20, or log-count thirds when no class has over 100)",
-        (lambda v: v is None or (len(v) == 2 and v[0] >= v[1] >= 0),
-         "must be [many_above, few_below] with many_above >= few_below >= 0 (or null: automatic)"))
+    shot_thresholds: list[float] | None = shot_thresholds_setting()
 
 
 @dataclass(frozen=True)
@@ -235,8 +239,9 @@ class SSPConfig(SSPStage, CommonConfig):
 @dataclass(frozen=True)
 class FinetuneConfig(FinetuneStage, CommonConfig):
     """`finetune` config."""
-    init: str | None = setting(None, "checkpoint to start from: an SSP backbone.pt, or the model.pt of crt and "
-                                     "tau_norm (null: random initialisation)")
+    init: str | None = setting(None, "checkpoint to start from: an SSP backbone.pt, the model.pt of crt and "
+                                     "tau_norm, pretrained:NAME, or a file of any released layout (null: random "
+                                     "initialisation)")
     pseudo_labels: str | None = setting(None, "pseudo_labels.npz of `imbsemi pseudolabel` to self-train with "
                                               "(null: labeled images only)")
 
@@ -244,7 +249,17 @@ class FinetuneConfig(FinetuneStage, CommonConfig):
 @dataclass(frozen=True)
 class PseudolabelConfig(PseudolabelStage, CommonConfig):
     """`imbsemi pseudolabel` config."""
-    checkpoint: str | None = setting(None, "exported classifier (model.pt) that labels the pool; required")
+    checkpoint: str | None = setting(None, "classifier that labels the pool: model.pt, pretrained:NAME or a file of "
+                                           "any layout `imbsemi pretrained inspect` reads; required")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(CommonConfig):
+    """`imbsemi evaluate` config: a classifier checkpoint tested on the data's test split, no training."""
+    checkpoint: str | None = setting(None, "classifier to test: model.pt, pretrained:NAME or a file of any layout "
+                                           "`imbsemi pretrained inspect` reads; required")
+    batch_size: int = setting(512, "images per prediction batch", at_least(1))
+    shot_thresholds: list[float] | None = shot_thresholds_setting()
 
 
 @dataclass(frozen=True)
@@ -262,4 +277,5 @@ class PipelineConfig(CommonConfig):
 
 # The stage kinds a config file can be, in the order load_any_config tries them.
 STAGE_CONFIGS: dict[str, type[CommonConfig]] = {
-    "finetune": FinetuneConfig, "ssp": SSPConfig, "pseudolabel": PseudolabelConfig, "pipeline": PipelineConfig}
+    "finetune": FinetuneConfig, "ssp": SSPConfig, "pseudolabel": PseudolabelConfig, "evaluate": EvaluateConfig,
+    "pipeline": PipelineConfig}

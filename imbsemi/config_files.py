@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-from imbsemi.config import (RESERVED_TRAINER_KEYS, STAGE_CONFIGS, CommonConfig, FinetuneConfig, PipelineConfig,
-                            PseudolabelConfig, SSPConfig)
+from imbsemi.config import (RESERVED_TRAINER_KEYS, STAGE_CONFIGS, CommonConfig, EvaluateConfig, FinetuneConfig,
+                            PipelineConfig, PseudolabelConfig, SSPConfig)
 from imbsemi.dataclass_yaml import deep_merge, from_dict, parse_overrides, read_yaml_with_base, set_dotted
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write
@@ -56,9 +56,11 @@ def inert_keys(config: Any) -> dict[str, str]:
                 reasons[key] = "without pseudo_labels finetune trains on the labeled images only"
         if config.mode != "tau_norm":
             reasons["tau"] = f"only mode: tau_norm reads tau (mode is {config.mode})"
-    if isinstance(config, PseudolabelConfig):
+    if isinstance(config, (PseudolabelConfig, EvaluateConfig)):
         reasons["model"] = "the checkpoint decides the network"
-        reasons["data.augment"] = "pseudo-labelling predicts unaugmented images"
+        reasons["data.augment"] = "the checkpoint predicts unaugmented images"
+    if isinstance(config, EvaluateConfig):
+        reasons["data.pool"] = "evaluation reads the test split only"
     return reasons
 
 
@@ -81,8 +83,8 @@ def _pop_dotted(data: dict[str, Any], key: str) -> None:
 def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> CommonConfig:
     """Load a config of any stage kind, for tools that only read the shared keys (e.g. the data).
 
-    The first of FinetuneConfig, SSPConfig, PseudolabelConfig, PipelineConfig whose keys include every
-    top-level key is built with :func:`load_config`'s rules and errors.
+    The first kind of ``STAGE_CONFIGS`` (finetune, ssp, pseudolabel, evaluate, pipeline) whose keys
+    include every top-level key is built with :func:`load_config`'s rules and errors.
 
     Raises:
         ConfigError: no stage kind takes all the top-level keys.

@@ -22,7 +22,7 @@ def test_backbone_round_trip_is_bit_exact_and_complete(tmp_path: Path) -> None:
     classifier = MODELS["resnet32"](10, in_channels=1)
     head_before = classifier.fc.weight.clone()
     report = load_backbone(classifier, tmp_path / "b.pt")
-    assert report == "loaded=186/188 (skipped: fc.weight, fc.bias)"
+    assert report == "imbsemi layout: backbone 186/186 tensors loaded; head dropped (not in the checkpoint)"
     source, target = rotation.state_dict(), classifier.state_dict()
     for key in target:
         if key not in HEAD_KEYS:

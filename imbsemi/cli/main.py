@@ -1,10 +1,11 @@
-"""`imbsemi <command>`: pseudolabel, demo, pipeline, sweep, sweep-report, report, data, config."""
+"""`imbsemi <command>`: pseudolabel, demo, pipeline, sweep, sweep-report, evaluate, pretrained, report, data,
+config."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import config, data, pipeline, pseudolabel, report, sweep
+from imbsemi.cli import config, data, evaluate, pipeline, pretrained, pseudolabel, report, sweep
 from imbsemi.errors import user_errors_to_exit
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
@@ -16,6 +17,10 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                           "stages once, finished points skipped"),
     "sweep-report": (sweep.report_main, "sweep-report DIR | --wandb ID: mean ± sd per swept value, tables and "
                                         "plots"),
+    "evaluate": (evaluate.main, "evaluate --config FILE checkpoint=PATH: test a classifier checkpoint (any layout), "
+                                "no training"),
+    "pretrained": (pretrained.main, "pretrained list | inspect FILE | convert SRC DST | fetch NAME: released "
+                                    "checkpoints"),
     "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
     "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
     "config": (config.main, "config show FILE [key=value ...]: the resolved config after base: and overrides"),

@@ -72,7 +72,8 @@ def initial_model(config: FinetuneConfig, splits: LTSplits) -> tuple[nn.Module, 
                                   f" classes; expected {config.model.arch} with {splits.num_classes}")
         return model, "loaded the whole classifier"
     model = make_model(config, splits, splits.num_classes)
-    report = load_backbone(model, config.init) if config.init is not None else None
+    # cRT retrains the classifier from a fresh head (Kang et al.); other modes keep a head that fits
+    report = load_backbone(model, config.init, keep_head=config.mode != "crt") if config.init is not None else None
     return model, report
 
 
@@ -168,7 +169,7 @@ def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResu
         "labeled_counts": splits.counts}
     export_model(model_path, model, "classifier", config, splits,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
-    write_figures(folder / "figures", model, datamodule, module.test_report, config.seed)
+    write_figures(folder / "figures", model, splits, datamodule.test_dataloader(), module.test_report, config.seed)
     write_json(folder / "metrics.json", metrics)
     paths = {"model": model_path, **({} if config.mode == "tau_norm" else {"model_last": folder / "model_last.pt"})}
     return StageResult(folder, metrics, paths)

@@ -2,6 +2,8 @@
 pseudo-label recall / precision against the pool's reference labels where they exist."""
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,12 @@ from imbsemi.data.loader import eval_loader
 from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
 from imbsemi.metrics import classification_report
+from imbsemi.released import resolve_checkpoint
 from imbsemi.stages.common import StageResult, make_splits, save_manifest, start_run
 from imbsemi.tracking import Tracker, tracked
 
+
+log = logging.getLogger("imbsemi")
 
 def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None,
                     tracker: Tracker | None = None) -> StageResult:
@@ -38,6 +43,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None,
 
 def _label_pool(config: PseudolabelConfig, folder: Path) -> StageResult:
     model, meta = load_classifier(config.checkpoint)
+    log.info("pseudolabel: %s: %s", config.checkpoint, meta["report"])
     splits = make_splits(config)
     if meta["arch_kwargs"]["num_classes"] != splits.num_classes:
         raise CheckpointError(f"checkpoint {config.checkpoint}: {meta['arch_kwargs']['num_classes']} classes, "
@@ -45,7 +51,8 @@ def _label_pool(config: PseudolabelConfig, folder: Path) -> StageResult:
     pool = splits.pool
     save_manifest(folder, splits)
     device = run_device(config.trainer)
-    normalization = meta["normalization"]
+    # imbsemi files carry their normalisation; other layouts get the data's (as their training used)
+    normalization = meta["normalization"] or {"mean": splits.mean, "std": splits.std}
     batches = eval_loader(pool, normalization["mean"], normalization["std"], device, config.batch_size)
     labels, confidences, probabilities = predict(model, batches, device)
     relevant = pool.targets >= 0
@@ -53,7 +60,7 @@ def _label_pool(config: PseudolabelConfig, folder: Path) -> StageResult:
     report = classification_report(torch.from_numpy(labels[relevant]), torch.from_numpy(pool.targets[relevant]),
                                    splits.counts) if relevant.any() else None
     provenance = {"pool_fingerprint": pool.fingerprint(), "pool_size": len(pool), "checkpoint": config.checkpoint,
-                  "checkpoint_sha256": sha256_file(config.checkpoint), "seed": config.seed,
+                  "checkpoint_sha256": sha256_file(resolve_checkpoint(config.checkpoint)), "seed": config.seed,
                   "config_hash": config_hash(config), "reference_accuracy": accuracy}
     path = folder / "pseudo_labels.npz"
     PseudoLabels(labels, confidences, provenance, probabilities if config.save_probabilities else None).save(path)
