@@ -9,7 +9,7 @@ from imbsemi.cli.main import main
 
 def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture) -> None:
     assert main(["train"]) == 2
-    commands = "pseudolabel, demo, pipeline, sweep, sweep-report, report, data"
+    commands = "pseudolabel, demo, pipeline, sweep, sweep-report, evaluate, pretrained, report, data"
     assert f"unknown command 'train'; commands: {commands}" in capsys.readouterr().err
 
 

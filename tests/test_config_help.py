@@ -132,7 +132,7 @@ def test_load_any_config_overrides_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_any_config(mixed, [])
     assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
-                              "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, pipeline")
+                              "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, evaluate, pipeline")
     with pytest.raises(ConfigError, match=r"^command line: data.rho = 0.5: must be >= 1$"):
         load_any_config(None, ["data.rho=0.5"])
 
