@@ -2,9 +2,12 @@
 tensor checked."""
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -13,6 +16,16 @@ from imbsemi.io import atomic_write, sha256_file
 from imbsemi.layouts import IMBSEMI_FORMAT, LAYOUTS, infer_arch
 from imbsemi.released import resolve_checkpoint
 from imbsemi.models import HEAD_KEYS, MODELS
+
+try:
+    from numpy._core.multiarray import scalar as _numpy_scalar
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import scalar as _numpy_scalar
+
+# numpy scalars in checkpoints of other code (e.g. a best accuracy as np.float64): safe to unpickle, under
+# numpy 2's module name and under numpy 1's, which files written with numpy 1 name
+NUMPY_SCALARS = [_numpy_scalar, (_numpy_scalar, "numpy.core.multiarray.scalar"), np.dtype,
+                 *{type(np.dtype(t)) for t in ("float64", "float32", "int64")}]
 
 
 def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: str, arch_kwargs: dict[str, Any],
@@ -35,7 +48,13 @@ def read_checkpoint(path: str | Path) -> Any:
     with a clear error for a missing or unreadable file. ``path`` may be ``pretrained:NAME``."""
     path = resolve_checkpoint(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(NUMPY_SCALARS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        raise CheckpointError(f"cannot read checkpoint {path}: it holds an object of type "
+                              f"{found.group(1) if found else '?'}; only tensors, numbers, strings and containers "
+                              f"are loaded (unpickling other objects can run code)") from err
     except Exception as err:  # torch raises several types for truncated/foreign files
         raise CheckpointError(f"cannot read checkpoint {path}: not a complete torch checkpoint "
                               f"(truncated or another format): {err}") from err

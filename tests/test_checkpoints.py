@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,3 +73,12 @@ def test_classifier_round_trip_is_bit_exact(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="expected a classifier"):
         _save(tmp_path / "b.pt", model)
         load_classifier(tmp_path / "b.pt")
+
+
+def test_numpy_scalars_load_and_other_objects_are_named(tmp_path: Path) -> None:
+    from imbsemi.checkpoints import read_checkpoint
+    torch.save({"epoch": 90, "best_acc": np.float64(0.456), "step": np.int64(3)}, tmp_path / "np.pth")
+    assert read_checkpoint(tmp_path / "np.pth")["best_acc"] == 0.456
+    torch.save({"config": Path("x")}, tmp_path / "object.pth")
+    with pytest.raises(CheckpointError, match=r"object.pth: it holds an object of type pathlib.PosixPath"):
+        read_checkpoint(tmp_path / "object.pth")
