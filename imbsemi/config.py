@@ -6,13 +6,17 @@ one-line ``doc`` (the key reference of ``--help``, see ``describe_schema``) and 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from imbsemi.dataclass_yaml import at_least, between, greater_than, open_interval, optional, setting
+from imbsemi.dataclass_yaml import at_least, between, finite_at_least, greater_than, open_interval, optional, setting
 
 # Trainer arguments the CLIs set themselves; users set `epochs` or the run folder instead.
 RESERVED_TRAINER_KEYS = ("max_epochs", "logger", "callbacks", "default_root_dir", "enable_checkpointing")
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9._=+-]+")
+
 
 # The kNN monitor's defaults: neighbours and vote temperature (lightly's benchmarks); imbsemi.ssl.knn
 # imports them (config loading must not import torch or lightly).
@@ -34,7 +38,7 @@ class PoolConfig:
     size_factor: float = setting(5.0, "pool size as a multiple of the labeled set: int(size_factor x |labeled|)",
                                  greater_than(0))
     rho_u: float = setting(1.0, "imbalance ratio of the relevant images per class, chosen by reference labels",
-                           at_least(1))
+                           finite_at_least(1))
     relevance: float = setting(1.0, "share of the pool drawn from `relevant`; the rest uniformly from `irrelevant`",
                                between(0, 1))
     relevant: SourceRef | None = setting(
@@ -59,7 +63,7 @@ class DataConfig:
     root: str = setting("data", "folder the data files are read from (and downloaded to)")
     imb_type: Literal["exp", "step", "uniform"] = setting(
         "exp", "class counts: exponential decay, half n_max / half n_max / rho, or n_max for every class")
-    rho: float = setting(10.0, "imbalance ratio n_max / n_min of the labeled set", at_least(1))
+    rho: float = setting(10.0, "imbalance ratio n_max / n_min of the labeled set", finite_at_least(1))
     n_max: int | None = setting(None, "labeled images of the head class (null: the source's, else training "
                                       "images / classes, as the paper)", optional(at_least(1)))
     val_per_class: int = setting(10, "images per class held out first for model selection (0: none, the "
@@ -145,9 +149,14 @@ class LoggerConfig:
 @dataclass(frozen=True)
 class CommonConfig:
     """Keys every CLI shares."""
-    seed: int = setting(0, "random seed of the data draws, initialisation and training")
-    name: str | None = setting(None, "run folder name under out_dir/<stage>/ (null: <config file name>-<hash>)")
+    seed: int = setting(0, "random seed of the data draws, initialisation and training", at_least(0))
+    name: str | None = setting(None, "run folder name under out_dir/<stage>/ (null: <config file name>-<hash>)",
+                               (lambda v: v is None or bool(SAFE_NAME.fullmatch(v)) and v not in (".", ".."),
+                                "must be a plain folder name: letters, digits and . _ - = + (no / or ..)"))
     out_dir: str = setting("runs", "folder of the runs: out_dir/<stage>/<name>")
+    overwrite: bool = setting(False, "start over in a run folder that holds a run of another config (or a finished "
+                                     "one); default: refuse, resume an unfinished run of this config, skip a "
+                                     "finished one")
     data: DataConfig = setting(factory=DataConfig)
     model: ModelConfig = setting(factory=ModelConfig)
     trainer: dict[str, Any] = setting(doc="more pytorch_lightning.Trainer arguments, e.g. accelerator: cpu",

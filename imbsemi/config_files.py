@@ -176,11 +176,11 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_hash(config: Any) -> str:
-    """12-hex hash of everything that decides the results: the run name, folder, logger and the
+    """12-hex hash of everything that decides the results: the run name, folder, overwrite, logger and the
     ``inert_keys`` of the config are left out, so e.g. a base classifier's hash does not depend on
     the pool settings."""
     data = to_dict(config)
-    for key in ("name", "out_dir", "logger", *inert_keys(config)):
+    for key in ("name", "out_dir", "overwrite", "logger", *inert_keys(config)):
         _pop_dotted(data, key)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -56,6 +56,11 @@ def at_least(low: float) -> Check:
     return (lambda v: v >= low, f"must be >= {low:g}")
 
 
+def finite_at_least(low: float) -> Check:
+    """Check: a finite value >= low (not .inf)."""
+    return (lambda v: math.isfinite(v) and v >= low, f"must be a finite number >= {low:g}")
+
+
 def greater_than(low: float) -> Check:
     """Check: value > low."""
     return (lambda v: v > low, f"must be > {low:g}")

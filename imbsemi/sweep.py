@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class Sweep:
         flags = args["args"] if self.flag_prefix else args["args_no_hyphens"]
         label = "-".join(f"{name.rsplit('.', 1)[-1]}={values[name]}" for name in self.swept()
                          if name in values) or "point"
-        return SweepPoint(values, flags, label.replace("/", "_"))
+        return SweepPoint(values, flags, re.sub(r"[^A-Za-z0-9._=+-]", "_", label))  # a safe folder name
 
 
 def find_sweep(name: str | Path) -> Path:

@@ -22,11 +22,11 @@ from conftest import CONFIGS, ROOT
     ("epochs=ten", "epochs = 'ten' (str): expected int"),
     ("optim.lr=fast", "optim.lr = 'fast' (str): expected float"),
     ("data.augment.flip=3", "data.augment.flip = 3 (int): expected bool"),
-    ("data.rho=0.5", "data.rho = 0.5: must be >= 1"),
+    ("data.rho=0.5", "data.rho = 0.5: must be a finite number >= 1"),
     ("data.pool.relevance=1.5", "data.pool.relevance = 1.5: must be in [0, 1]"),
     ("data.pool.relevance=-0.1", "data.pool.relevance = -0.1: must be in [0, 1]"),
     ("data.pool.size_factor=0", "data.pool.size_factor = 0: must be > 0"),
-    ("data.pool.rho_u=0.9", "data.pool.rho_u = 0.9: must be >= 1"),
+    ("data.pool.rho_u=0.9", "data.pool.rho_u = 0.9: must be a finite number >= 1"),
     ("epochs=0", "epochs = 0: must be > 0"),
     ("optim.batch_size=0", "optim.batch_size = 0: must be >= 1"),
     ("data.imb_type=linear", "data.imb_type = 'linear': expected one of exp, step, uniform"),
@@ -91,7 +91,7 @@ def test_cli_reports_user_error_without_traceback(tmp_path: Path) -> None:
                              "--config", str(CONFIGS / "finetune/ce_digits.yaml"), "data.rho=0.5",
                              f"out_dir={tmp_path}"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
-    assert "error:" in result.stderr and "data.rho = 0.5: must be >= 1" in result.stderr
+    assert "error:" in result.stderr and "data.rho = 0.5: must be a finite number >= 1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())  # nothing written for a rejected config
 

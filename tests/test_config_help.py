@@ -133,7 +133,7 @@ def test_load_any_config_overrides_and_errors(tmp_path: Path) -> None:
         load_any_config(mixed, [])
     assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
                               "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, evaluate, pipeline")
-    with pytest.raises(ConfigError, match=r"^command line: data.rho = 0.5: must be >= 1$"):
+    with pytest.raises(ConfigError, match=r"^command line: data.rho = 0.5: must be a finite number >= 1$"):
         load_any_config(None, ["data.rho=0.5"])
 
 

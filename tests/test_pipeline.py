@@ -19,7 +19,8 @@ def test_second_run_reuses_finished_stages(tmp_path: Path) -> None:
     first = run_pipeline(config)
     folder = first.folder
     assert not any(stage["reused"] for stage in first.metrics["stages"].values())
-    (folder / "finetune" / "ce_pseudo" / "metrics.json").unlink()  # as if killed before it finished
+    for unfinished in (folder / "finetune" / "ce_pseudo", folder):  # as if killed before they finished
+        (unfinished / "metrics.json").unlink()
     second = run_pipeline(config).metrics
     reused = {name for name, stage in second["stages"].items() if stage["reused"]}
     assert reused == {"ssp", "ce", "ce_ssp", "from_ce"} and second["stages"]["ce_pseudo"]["reused"] is False

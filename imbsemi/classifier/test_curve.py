@@ -47,6 +47,12 @@ class TestCurve(pl.Callback):
             pl_module.log(f"test/{key}", value, sync_dist=True)
         self.history.append({"epoch": trainer.current_epoch, **values})
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}  # kept in checkpoints: a resumed run has the whole curve
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = list(state["history"])
+
     def summary(self) -> dict[str, Any] | None:
         """The epoch with the best test balanced accuracy and its metrics (None before any epoch)."""
         return max(self.history, key=lambda row: row["balanced_acc"]) if self.history else None

@@ -57,7 +57,7 @@ def report_main(argv: Sequence[str]) -> int:
         title, out = f"wandb sweep {args.wandb}", args.out or Path("sweep_report")
     else:
         swept, records = local_records(args.folder)
-        title, out = f"sweep {args.folder}", args.out or args.folder
+        title, out = f"sweep {args.folder.resolve().name}", args.out or args.folder
     paths = write_report(out, title, swept, records)
     print(paths["markdown"].read_text(), end="")
     print("\n".join(f"{role}: {path}" for role, path in paths.items()))

@@ -3,6 +3,7 @@ building, and the exported model file."""
 from __future__ import annotations
 
 import logging
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,15 @@ from imbsemi.checkpoints import save_model
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, save_config
 from imbsemi.data.splits import LTSplits
-from imbsemi.io import library_versions, read_json, write_json
+from imbsemi.errors import ConfigError
+from imbsemi.io import library_versions, read_json, sha256_file, write_json
 from imbsemi.models import MODELS
 from imbsemi.registry import build
+from imbsemi.released import resolve_checkpoint
+from imbsemi.resume import AtomicCheckpointIO, ResumeState, last_checkpoint
 from imbsemi.tracking import EpochLine, Tracker, run_dir
+
+log = logging.getLogger("imbsemi")
 
 
 @dataclass(frozen=True)
@@ -44,24 +50,86 @@ def run_folder(config: CommonConfig, stage: str, config_stem: str | None = None)
     return run_dir(config.out_dir, stage, config.name, config_stem or stage, config_hash(config))
 
 
-def completed(folder: Path, digest: str) -> bool:
-    """True when ``folder`` holds a finished run (metrics.json, written last) of the config with hash
-    ``digest``."""
+# stage -> (result role, file) of its main output
+OUTPUTS = {"ssp": ("backbone", "backbone.pt"), "finetune": ("model", "model.pt"),
+           "pseudolabel": ("pseudo_labels", "pseudo_labels.npz"), "evaluate": ("metrics", "metrics.json"),
+           "pipeline": ("summary", "summary.json")}
+INPUT_KEYS = ("init", "pseudo_labels", "checkpoint")  # config keys naming input files
+
+
+def input_digests(config: CommonConfig) -> dict[str, str]:
+    """sha256 of each input file the config names (init, pseudo_labels, checkpoint), by key."""
+    return {key: sha256_file(resolve_checkpoint(getattr(config, key))) for key in INPUT_KEYS
+            if getattr(config, key, None) is not None}
+
+
+def completed(folder: Path, config: CommonConfig) -> bool:
+    """True when ``folder`` holds a finished run (metrics.json, written last) of ``config`` with the same
+    input files (their sha256 as recorded when the run started)."""
     run, metrics = folder / "run.json", folder / "metrics.json"
-    return run.is_file() and metrics.is_file() and read_json(run)["config_hash"] == digest
+    if not (run.is_file() and metrics.is_file()):
+        return False
+    record = read_json(run)
+    return record["config_hash"] == config_hash(config) and record.get("inputs", {}) == input_digests(config)
+
+
+def finished_run(config: CommonConfig, stage: str, folder: Path | None = None) -> StageResult | None:
+    """The result of a finished run of ``config`` in ``folder`` (default: ``run_folder``), else None."""
+    folder = run_folder(config, stage) if folder is None else Path(folder)
+    if not completed(folder, config):
+        return None
+    log.info("%s: %s already holds this config's finished run; reusing it", stage, folder)
+    role, file = OUTPUTS[stage]
+    return StageResult(folder, read_json(folder / "metrics.json"), {role: folder / file}, reused=True)
 
 
 def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> Path:
-    """Create the run folder (default: ``run_folder``), save the resolved config, its hash and library
-    versions; seed everything. Returns the folder."""
+    """Create the run folder (default: ``run_folder``), save the resolved config, its hash, the input
+    files' sha256 and library versions; seed everything. Returns the folder.
+
+    An unfinished run of the same config and inputs there is kept, to be resumed from its last
+    checkpoint; anything else there is removed first with ``overwrite``.
+
+    Raises:
+        ConfigError: the folder holds a run of another config or inputs (or a finished run) and
+            ``overwrite`` is false.
+    """
     folder = run_folder(config, stage) if folder is None else Path(folder)
-    digest = config_hash(config)
+    digest, inputs = config_hash(config), input_digests(config)
+    record = folder / "run.json"
+    if record.is_file():
+        previous = read_json(record)
+        same = previous["config_hash"] == digest and previous.get("inputs", {}) == inputs
+        finished = (folder / "metrics.json").is_file()
+        if config.overwrite:
+            shutil.rmtree(folder)
+        elif not same or finished:
+            what = "a finished run" if same else f"a run of another config ({previous['config_hash']}; this: {digest})"
+            raise ConfigError(f"run folder {folder} holds {what}; give another name= or overwrite=true to start over "
+                              "(an unfinished run of the same config resumes by itself)")
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder / "config.yaml")
-    write_json(folder / "run.json", {"stage": stage, "config_hash": digest, "seed": config.seed,
-                                     "versions": library_versions()})
+    write_json(record, {"stage": stage, "config_hash": digest, "inputs": inputs, "seed": config.seed,
+                        "versions": library_versions()})
     pl.seed_everything(config.seed, workers=True, verbose=False)
     return folder
+
+
+def resumable(folder: Path, config: CommonConfig) -> bool:
+    """True when ``folder`` holds an unfinished run of ``config`` with the same input files."""
+    record = folder / "run.json"
+    if not record.is_file() or (folder / "metrics.json").is_file():
+        return False
+    previous = read_json(record)
+    return previous["config_hash"] == config_hash(config) and previous.get("inputs", {}) == input_digests(config)
+
+
+def resume_from(folder: Path, stage: str) -> Path | None:
+    """The last checkpoint of an unfinished earlier run of this config in ``folder`` (logged), else None."""
+    path = last_checkpoint(folder)
+    if path is not None:
+        log.info("%s: resuming the unfinished run in %s from %s", stage, folder, path)
+    return path
 
 
 def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, monitor: str | None,
@@ -74,13 +142,16 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # contrastive SSL methods have no validation_step: their kNN monitor is a callback
     warnings.filterwarnings("ignore", ".*val_dataloader` but have no `validation_step.*")
-    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
-                                              mode="max", save_last=True, enable_version_counter=False)
+    best = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
+                                        mode="max", enable_version_counter=False)
+    # every epoch's end, for resuming (ModelCheckpoint's save_last only follows the "best" saves)
+    last = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="last", monitor=None,
+                                        enable_version_counter=False)
     options = trainer_defaults(config.trainer)
     progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
     loggers = (tracker or Tracker(None)).loggers(folder)
-    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers,
-                      callbacks=[*callbacks, checkpoint, *progress], **options)
+    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers, plugins=[AtomicCheckpointIO()],
+                      callbacks=[*callbacks, ResumeState(), best, last, *progress], **options)
 
 
 def make_splits(config: CommonConfig) -> LTSplits:

@@ -22,7 +22,7 @@ from imbsemi.io import write_json
 from imbsemi.metrics import classification_report
 from imbsemi.released import resolve_checkpoint
 from imbsemi.ssl.knn import embed, knn_accuracy
-from imbsemi.stages.common import StageResult, make_model, make_splits, save_manifest, start_run
+from imbsemi.stages.common import StageResult, finished_run, make_model, make_splits, save_manifest, start_run
 from imbsemi.tracking import Tracker, tracked
 
 
@@ -41,6 +41,9 @@ def run_evaluate(config: EvaluateConfig, folder: Path | None = None, tracker: Tr
     if config.checkpoint is None:
         raise ConfigError("checkpoint: required; give a classifier, e.g. checkpoint=runs/finetune/<run>/model.pt "
                           "or checkpoint=pretrained:NAME")
+    done = finished_run(config, "evaluate", folder)
+    if done is not None and not config.overwrite:
+        return done
     folder = start_run(config, "evaluate", folder)
     with tracked(config, folder, tracker, "eval") as track:
         result = _evaluate(config, folder)

@@ -26,8 +26,8 @@ from imbsemi.losses.weighting import WeightSchedule
 from imbsemi.models.heads import tau_normalize
 from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
-from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
-                                   save_manifest, start_run)
+from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
+                                   make_trainer, resume_from, save_manifest, start_run)
 from imbsemi.stages.evaluate import write_figures
 from imbsemi.tracking import Tracker, tracked
 
@@ -101,7 +101,7 @@ def _train_and_select(config: FinetuneConfig, module: ClassifierModule, trainer:
                       datamodule: LTDataModule, folder: Path) -> tuple[float | None, int, dict[str, Any]]:
     """Fit; test and export the last epoch (``model_last.pt``); then load and test the selected
     checkpoint. Returns (its validation score, its 0-indexed epoch, the last epoch's test report)."""
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(folder, "finetune"))
     trainer.test(module, datamodule=datamodule, verbose=False)  # the last epoch's weights
     test_last = module.test_report
     export_model(folder / "model_last.pt", module.model, "classifier", config, datamodule.splits,
@@ -120,6 +120,9 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tr
     with pseudo-labels; None: a wandb run of its own when ``logger.wandb`` is set). Result paths:
     ``model``, ``model_last``.
     """
+    done = finished_run(config, "finetune", folder)
+    if done is not None and not config.overwrite:
+        return done
     folder = start_run(config, "finetune", folder)
     with tracked(config, folder, tracker, "selftrain" if config.pseudo_labels else "base") as track:
         result = _finetune(config, folder, track)

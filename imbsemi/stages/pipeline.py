@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,15 +13,13 @@ from imbsemi import plots
 from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
 from imbsemi.config_files import config_hash
 from imbsemi.io import exclusive, read_json, write_json
-from imbsemi.stages.common import StageResult, completed, run_folder, start_run
+from imbsemi.stages.common import StageResult, finished_run, resumable, run_folder, start_run
 from imbsemi.stages.finetune import run_finetune
 from imbsemi.stages.pseudolabel import run_pseudolabel
 from imbsemi.stages.ssp import run_ssp
 from imbsemi.tracking import Tracker, prefixed, stage_summary, tracked
 
 VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
-OUTPUTS = {"ssp": ("backbone", "backbone.pt"), "finetune": ("model", "model.pt"),
-           "pseudolabel": ("pseudo_labels", "pseudo_labels.npz")}  # stage -> (result role, file)
 log = logging.getLogger("imbsemi")
 
 
@@ -30,29 +29,22 @@ def stage_config(cls: type, pipeline: PipelineConfig, folder: Path, name: str, *
     values = {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(CommonConfig)}
     for section in sections:
         values.update({f.name: getattr(section, f.name) for f in dataclasses.fields(section)})
-    values.update(out_dir=str(folder), name=name, **extra)
+    values.update(out_dir=str(folder), name=name, overwrite=False, **extra)
     return cls(**values)
-
-
-def finished(stage_cfg: CommonConfig, stage: str) -> StageResult | None:
-    """The result of a run of ``stage_cfg`` that completed in its run folder with the same config hash,
-    else None."""
-    digest, folder = config_hash(stage_cfg), run_folder(stage_cfg, stage)
-    if not completed(folder, digest):
-        return None
-    log.info("pipeline: %s/%s already done for config %s; reusing %s", stage, stage_cfg.name, digest, folder)
-    role, file = OUTPUTS[stage]
-    return StageResult(folder, read_json(folder / "metrics.json"), {role: folder / file}, reused=True)
 
 
 def run_or_reuse(run: Callable[..., StageResult], stage_cfg: CommonConfig, stage: str,
                  tracker: Tracker | None = None) -> StageResult:
-    """``run(stage_cfg, tracker=tracker)`` unless ``finished`` finds its completed run (whose summary and
-    figures then go to ``tracker``). Processes sharing the stage folder take turns (a lock beside it)."""
+    """``run(stage_cfg, tracker=tracker)`` unless its folder holds the finished run of this config and
+    inputs (whose summary and figures then go to ``tracker``); an unfinished one resumes, a run of
+    another config or of changed input files (e.g. a retrained labelling model) is replaced. Processes
+    sharing the stage folder take turns (a lock beside it)."""
     folder = run_folder(stage_cfg, stage)
     with exclusive(folder.parent / f".{folder.name}.lock"):
-        done = finished(stage_cfg, stage)
+        done = finished_run(stage_cfg, stage)
         if done is None:
+            if folder.exists() and not resumable(folder, stage_cfg):  # another config's or stale: recompute
+                shutil.rmtree(folder)
             return run(stage_cfg, tracker=tracker)
     if tracker is not None:
         tracker.log_stage(done.folder, done.metrics)
@@ -69,6 +61,9 @@ def run_pipeline(config: PipelineConfig, folder: Path | None = None, shared: Pat
     report per variant (ce+pseudo: the last round's), the labeled counts and, per stage, its folder
     and whether it was reused; ``summary.json``: the flat summary also sent to wandb (one run, stage
     prefixes ssp/, base/, base_ssp/, pseudo/, selftrain/ and data/ for the realised pool)."""
+    done = finished_run(config, "pipeline", folder)
+    if done is not None and not config.overwrite:
+        return done
     folder = start_run(config, "pipeline", folder)
     with tracked(config, folder, None, "") as track:
         return _run_stages(config, folder, shared, track)

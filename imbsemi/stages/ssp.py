@@ -14,8 +14,8 @@ from imbsemi.registry import build
 from imbsemi.ssl import SSL_METHODS
 from imbsemi.ssl.base import SSLTraining
 from imbsemi.ssl.knn import KNNMonitor, check_layer
-from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
-                                   restore_best, save_manifest, start_run)
+from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
+                                   make_trainer, restore_best, resume_from, save_manifest, start_run)
 from imbsemi.tracking import Tracker, tracked
 
 
@@ -38,6 +38,9 @@ def run_ssp(config: SSPConfig, folder: Path | None = None, tracker: Tracker | No
     method's validation metric, else the last epoch) to ``backbone.pt`` in the run folder (default:
     ``run_folder(config, "ssp")``). Logs to ``tracker`` under ``ssp/`` (None: a wandb run of its own
     when ``logger.wandb`` is set). Result paths: ``backbone``."""
+    done = finished_run(config, "ssp", folder)
+    if done is not None and not config.overwrite:
+        return done
     folder = start_run(config, "ssp", folder)
     with tracked(config, folder, tracker, "ssp") as track:
         result = _pretrain(config, folder, track)
@@ -54,7 +57,7 @@ def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
     monitor = module.monitor if len(splits.val) else None
     trainer = make_trainer(config, folder, "ssp", config.epochs, monitor, knn_monitor(config, splits, module.backbone),
                            track)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(folder, "ssp"))
     best = restore_best(module, trainer)
     knn = trainer.callback_metrics.get("val/knn_acc")
     scores = {"selected_by": monitor or "last epoch", "score": best_score(trainer),

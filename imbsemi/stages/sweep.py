@@ -73,10 +73,12 @@ def plan_sweep(sweep: Sweep, out: Path | None = None, count: int | None = None, 
     planned = []
     for point in points:
         config = _load(sweep, cls, point.flags, f"point {point.label}")
+        # overwrite: a point's folder holds only its summary (stage runs are in stages/), so one left by
+        # another version of the sweep file is replaced
         config = dataclasses.replace(named_by_overrides(config, point.flags), out_dir=str(folder / "runs"),
-                                     name=point.label)
+                                     name=point.label, overwrite=True)
         run = folder / "runs" / stage / point.label
-        planned.append(PlannedRun(point, config, run, completed(run, config_hash(config))))
+        planned.append(PlannedRun(point, config, run, completed(run, config)))
     for run in planned:
         if not run.done and isinstance(run.config, (PipelineConfig, PseudolabelConfig)):
             _check_pool(sweep, run)
@@ -129,18 +131,17 @@ def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int |
 
 
 def run_point(subcommand: str, config: CommonConfig, folder: Path, shared: Path, point: SweepPoint) -> None:
-    """Run one point into ``folder`` (``point.json`` first: its values and flags)."""
+    """Run one point into ``folder``; then write ``point.json`` there (its values and flags)."""
     from imbsemi.stages import run_finetune, run_pipeline, run_pseudolabel, run_ssp
 
     log.info("sweep: running %s", point.label)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "point.json", {"label": point.label, "values": point.values, "flags": point.flags})
     if subcommand == "pipeline":
         run_pipeline(config, folder, shared)
-        return
-    run: Callable[..., Any] = {"finetune": run_finetune, "ssp_pretrain": run_ssp, "pseudolabel": run_pseudolabel}[
-        subcommand]
-    run(config, folder)
+    else:
+        run: Callable[..., Any] = {"finetune": run_finetune, "ssp_pretrain": run_ssp,
+                                   "pseudolabel": run_pseudolabel}[subcommand]
+        run(config, folder)
+    write_json(folder / "point.json", {"label": point.label, "values": point.values, "flags": point.flags})
 
 
 def _worker_setup(threads: int) -> None:

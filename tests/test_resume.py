@@ -1,0 +1,82 @@
+"""A run killed with SIGKILL and started again resumes from its last checkpoint and ends bit-identical
+to an uninterrupted run: same metrics.json values and the same weights."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import CONFIGS, ROOT
+from imbsemi.checkpoints import read_checkpoint
+from imbsemi.config import FinetuneConfig, SSPConfig
+from imbsemi.config_files import load_config
+from imbsemi.stages import run_finetune, run_ssp
+
+RUN = ("import sys; from imbsemi.config import {cls}; from imbsemi.config_files import load_config; "
+       "from imbsemi.stages import {stage}; {stage}(load_config({cls}, sys.argv[1], sys.argv[2:]))")
+
+
+def kill_during_training(cls: str, stage: str, config: Path, overrides: list[str], folder: Path,
+                         epochs_done: int, epochs: int) -> None:
+    """Run the stage in a child process and SIGKILL it as soon as last.ckpt has been written
+    ``epochs_done`` times (each save replaces the file); check that training was cut short."""
+    child = subprocess.Popen([sys.executable, "-c", RUN.format(cls=cls, stage=stage), str(config), *overrides],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
+    last, versions = folder / "checkpoints" / "last.ckpt", set()
+    deadline = time.time() + 300
+    while time.time() < deadline and child.poll() is None and len(versions) < epochs_done:
+        try:
+            status = last.stat()
+            versions.add((status.st_ino, status.st_mtime_ns))
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    saved_epoch = torch.load(last, weights_only=False, map_location="cpu")["epoch"]
+    assert epochs_done - 1 <= saved_epoch < epochs - 1 and not (folder / "metrics.json").exists()
+
+
+FINETUNE = ["epochs=6", "optim.batch_size=16", "optim.warmup_epochs=1", "trainer.enable_progress_bar=false"]
+
+
+@pytest.mark.parametrize("relative, extra", [("finetune/ce_digits.yaml", []),
+                                             ("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"])],
+                         ids=["ce", "ldam-drw"])
+def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, relative: str, extra: list[str],
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    common = [*FINETUNE, *extra, f"out_dir={tmp_path}"]
+    reference = run_finetune(load_config(FinetuneConfig, CONFIGS / relative, [*common, "name=reference"]))
+    killed = tmp_path / "finetune" / "killed"
+    kill_during_training("FinetuneConfig", "run_finetune", CONFIGS / relative, [*common, "name=killed"], killed, 2, 6)
+    with caplog.at_level("INFO", logger="imbsemi"):
+        resumed = run_finetune(load_config(FinetuneConfig, CONFIGS / relative, [*common, "name=killed"]))
+    assert f"finetune: resuming the unfinished run in {killed} from {killed / 'checkpoints/last.ckpt'}" in caplog.text
+    for key in ("test", "test_last", "best_val", "selected_epoch", "test_curve_best", "train_size"):
+        assert resumed.metrics[key] == reference.metrics[key], key
+    for role in ("model", "model_last"):
+        expected = read_checkpoint(reference.paths[role])["state_dict"]
+        for name, value in read_checkpoint(resumed.paths[role])["state_dict"].items():
+            assert torch.equal(value, expected[name]), (role, name)
+
+
+def test_moco_killed_mid_run_resumes_with_its_queue(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    common = ["epochs=5", "optim.batch_size=16", "optim.warmup_epochs=1", "knn.every=2",
+              "trainer.enable_progress_bar=false", f"out_dir={tmp_path}"]
+    config = CONFIGS / "ssp/moco_v2_digits.yaml"
+    reference = run_ssp(load_config(SSPConfig, config, [*common, "name=reference"]))
+    killed = tmp_path / "ssp" / "killed"
+    kill_during_training("SSPConfig", "run_ssp", config, [*common, "name=killed"], killed, 2, 5)
+    with caplog.at_level("INFO", logger="imbsemi"):
+        resumed = run_ssp(load_config(SSPConfig, config, [*common, "name=killed"]))
+    assert f"ssp: resuming the unfinished run in {killed}" in caplog.text
+    assert resumed.metrics["score"] == reference.metrics["score"]
+    expected = read_checkpoint(reference.paths["backbone"])["state_dict"]
+    for name, value in read_checkpoint(resumed.paths["backbone"])["state_dict"].items():
+        assert torch.equal(value, expected[name]), name
