@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from typing import Callable, Sequence
 
@@ -22,17 +23,36 @@ class CheckpointError(ImbsemiError):
     """A checkpoint file cannot be read or does not fit the model."""
 
 
+RESUME_HINT = ("interrupted ({signal}): finished stages and the last epoch's checkpoint are kept; run the same "
+               "command again to resume")
+
+
 def user_errors_to_exit(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
-    """Wrap a command's ``main(argv) -> status``: an ImbsemiError becomes ``error: ...`` on stderr
-    with exit status 2 (no traceback), Ctrl-C ``interrupted`` with status 130."""
+    """Wrap a command's ``main(argv) -> status``: an ImbsemiError becomes ``error: ...`` on stderr with
+    exit status 2 (no traceback); SIGINT (Ctrl-C) and SIGTERM stop with a line saying how to resume and
+    status 130 and 143 (Lightning turns both into a SystemExit during training, status 1 or 0)."""
     @functools.wraps(main)
     def wrapper(argv: Sequence[str] | None = None) -> int:
+        received: list[int] = []
+
+        def on_sigint(signum: int, frame: object) -> None:
+            received.append(signum)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
         try:
             return main(argv)
         except ImbsemiError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
+        except (KeyboardInterrupt, SystemExit) as stop:
+            if isinstance(stop, KeyboardInterrupt) or received:
+                print(RESUME_HINT.format(signal="SIGINT"), file=sys.stderr)
+                return 130
+            if type(stop).__name__ == "SIGTERMException":  # Lightning's, raised at the next step
+                print(RESUME_HINT.format(signal="SIGTERM"), file=sys.stderr)
+                return 143
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
     return wrapper

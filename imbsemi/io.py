@@ -33,15 +33,20 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
 
 
 @contextmanager
-def exclusive(path: str | os.PathLike) -> Iterator[None]:
+def exclusive(path: str | os.PathLike, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if missing) for the block: processes that
-    would work on the same thing (e.g. a stage shared by parallel sweep runs) take turns."""
+    would work on the same thing (e.g. a stage shared by parallel sweep runs) take turns. The lock
+    dies with its process, so a killed run leaves no stale lock.
+
+    Raises:
+        BlockingIOError: ``wait`` is false and another process holds the lock.
+    """
     import fcntl
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         try:
             yield
         finally:

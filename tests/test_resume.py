@@ -16,6 +16,7 @@ from conftest import CONFIGS, ROOT
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.config import FinetuneConfig, SSPConfig
 from imbsemi.config_files import load_config
+from imbsemi.errors import ConfigError
 from imbsemi.stages import run_finetune, run_ssp
 
 RUN = ("import sys; from imbsemi.config import {cls}; from imbsemi.config_files import load_config; "
@@ -80,3 +81,51 @@ def test_moco_killed_mid_run_resumes_with_its_queue(tmp_path: Path, caplog: pyte
     expected = read_checkpoint(reference.paths["backbone"])["state_dict"]
     for name, value in read_checkpoint(resumed.paths["backbone"])["state_dict"].items():
         assert torch.equal(value, expected[name]), name
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_with_a_resume_hint_and_the_run_resumes(tmp_path: Path, signum: int, status: int,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    overrides = ["epochs=10", "optim.batch_size=16", "trainer.enable_progress_bar=false", f"out_dir={tmp_path}",
+                 "name=stopped"]
+    config = CONFIGS / "finetune/ce_digits.yaml"
+    child = subprocess.Popen([sys.executable, "-c", "from imbsemi.cli.finetune import main; raise SystemExit(main())",
+                              "--config", str(config), *overrides], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "finetune" / "stopped"
+    while not (folder / "checkpoints" / "last.ckpt").is_file() and child.poll() is None:
+        time.sleep(0.01)
+    child.send_signal(signum)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == status and "Traceback" not in stderr
+    assert "run the same command again to resume" in stderr and not (folder / "metrics.json").exists()
+    with caplog.at_level("INFO", logger="imbsemi"):
+        resumed = run_finetune(load_config(FinetuneConfig, config, overrides))
+    assert "finetune: resuming the unfinished run" in caplog.text and resumed.metrics["selected_epoch"] == 9
+
+
+def test_a_second_process_on_the_same_run_folder_is_refused(tmp_path: Path) -> None:
+    overrides = ["epochs=30", "trainer.enable_progress_bar=false", f"out_dir={tmp_path}", "name=busy"]
+    config = CONFIGS / "finetune/ce_digits.yaml"
+    child = subprocess.Popen([sys.executable, "-c", RUN.format(cls="FinetuneConfig", stage="run_finetune"),
+                              str(config), *overrides], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stderr=subprocess.DEVNULL)
+    try:
+        while not (tmp_path / "finetune" / "busy" / "run.json").is_file() and child.poll() is None:
+            time.sleep(0.01)
+        with pytest.raises(ConfigError, match=r"run folder .*busy is in use by another process"):
+            run_finetune(load_config(FinetuneConfig, config, overrides))
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_finished_runs_are_reused_and_other_configs_refused(fast_config, tmp_path: Path) -> None:
+    first = run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run"))
+    again = run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run"))
+    assert again.reused and again.metrics == first.metrics
+    with pytest.raises(ConfigError, match=r"run folder .*run holds a run of another config .*overwrite=true"):
+        run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run", "optim.lr=0.2"))
+    replaced = run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run", "optim.lr=0.2",
+                                        "overwrite=true"))
+    assert not replaced.reused and replaced.folder == first.folder

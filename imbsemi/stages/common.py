@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import shutil
 import warnings
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -19,7 +20,7 @@ from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, save_config
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError
-from imbsemi.io import library_versions, read_json, sha256_file, write_json
+from imbsemi.io import exclusive, library_versions, read_json, sha256_file, write_json
 from imbsemi.models import MODELS
 from imbsemi.registry import build
 from imbsemi.released import resolve_checkpoint
@@ -115,6 +116,25 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
     return folder
 
 
+@contextmanager
+def stage_run(config: CommonConfig, stage: str, folder: Path | None = None) -> Iterator[Path]:
+    """Claim the run folder (default: ``run_folder``) for this process and ``start_run`` in it; the
+    claim lasts for the block.
+
+    Raises:
+        ConfigError: another process is running in that folder.
+    """
+    folder = run_folder(config, stage) if folder is None else Path(folder)
+    lock = folder.parent / f".{folder.name}.run.lock"
+    with ExitStack() as claim:
+        try:
+            claim.enter_context(exclusive(lock, wait=False))
+        except BlockingIOError as err:
+            raise ConfigError(f"run folder {folder} is in use by another process (it holds {lock}); wait for it to "
+                              "end or give another name=") from err
+        yield start_run(config, stage, folder)
+
+
 def resumable(folder: Path, config: CommonConfig) -> bool:
     """True when ``folder`` holds an unfinished run of ``config`` with the same input files."""
     record = folder / "run.json"
@@ -142,6 +162,8 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # contrastive SSL methods have no validation_step: their kNN monitor is a callback
     warnings.filterwarnings("ignore", ".*val_dataloader` but have no `validation_step.*")
+    # the first ModelCheckpoint is the selection ("best"); the second keeps every epoch's end for resuming
+    warnings.filterwarnings("ignore", ".*configured with multiple `ModelCheckpoint` callbacks.*")
     best = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
                                         mode="max", enable_version_counter=False)
     # every epoch's end, for resuming (ModelCheckpoint's save_last only follows the "best" saves)

@@ -22,7 +22,8 @@ from imbsemi.io import write_json
 from imbsemi.metrics import classification_report
 from imbsemi.released import resolve_checkpoint
 from imbsemi.ssl.knn import embed, knn_accuracy
-from imbsemi.stages.common import StageResult, finished_run, make_model, make_splits, save_manifest, start_run
+from imbsemi.stages.common import (StageResult, finished_run, make_model, make_splits, save_manifest,
+                                   stage_run)
 from imbsemi.tracking import Tracker, tracked
 
 
@@ -44,8 +45,7 @@ def run_evaluate(config: EvaluateConfig, folder: Path | None = None, tracker: Tr
     done = finished_run(config, "evaluate", folder)
     if done is not None and not config.overwrite:
         return done
-    folder = start_run(config, "evaluate", folder)
-    with tracked(config, folder, tracker, "eval") as track:
+    with stage_run(config, "evaluate", folder) as folder, tracked(config, folder, tracker, "eval") as track:
         result = _evaluate(config, folder)
         track.log_stage(folder, result.metrics)
     return result

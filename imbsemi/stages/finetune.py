@@ -27,7 +27,7 @@ from imbsemi.models.heads import tau_normalize
 from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
 from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
-                                   make_trainer, resume_from, save_manifest, start_run)
+                                   make_trainer, resume_from, save_manifest, stage_run)
 from imbsemi.stages.evaluate import write_figures
 from imbsemi.tracking import Tracker, tracked
 
@@ -123,8 +123,8 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tr
     done = finished_run(config, "finetune", folder)
     if done is not None and not config.overwrite:
         return done
-    folder = start_run(config, "finetune", folder)
-    with tracked(config, folder, tracker, "selftrain" if config.pseudo_labels else "base") as track:
+    prefix = "selftrain" if config.pseudo_labels else "base"
+    with stage_run(config, "finetune", folder) as folder, tracked(config, folder, tracker, prefix) as track:
         result = _finetune(config, folder, track)
         track.log_stage(folder, result.metrics)
     return result

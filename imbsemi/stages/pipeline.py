@@ -13,7 +13,7 @@ from imbsemi import plots
 from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
 from imbsemi.config_files import config_hash
 from imbsemi.io import exclusive, read_json, write_json
-from imbsemi.stages.common import StageResult, finished_run, resumable, run_folder, start_run
+from imbsemi.stages.common import StageResult, finished_run, resumable, run_folder, stage_run
 from imbsemi.stages.finetune import run_finetune
 from imbsemi.stages.pseudolabel import run_pseudolabel
 from imbsemi.stages.ssp import run_ssp
@@ -64,8 +64,7 @@ def run_pipeline(config: PipelineConfig, folder: Path | None = None, shared: Pat
     done = finished_run(config, "pipeline", folder)
     if done is not None and not config.overwrite:
         return done
-    folder = start_run(config, "pipeline", folder)
-    with tracked(config, folder, None, "") as track:
+    with stage_run(config, "pipeline", folder) as folder, tracked(config, folder, None, "") as track:
         return _run_stages(config, folder, shared, track)
 
 

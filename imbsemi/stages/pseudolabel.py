@@ -20,7 +20,7 @@ from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
 from imbsemi.metrics import classification_report
 from imbsemi.released import resolve_checkpoint
-from imbsemi.stages.common import StageResult, finished_run, make_splits, save_manifest, start_run
+from imbsemi.stages.common import StageResult, finished_run, make_splits, save_manifest, stage_run
 from imbsemi.tracking import Tracker, tracked
 
 
@@ -37,8 +37,7 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None,
     done = finished_run(config, "pseudolabel", folder)
     if done is not None and not config.overwrite:
         return done
-    folder = start_run(config, "pseudolabel", folder)
-    with tracked(config, folder, tracker, "pseudo") as track:
+    with stage_run(config, "pseudolabel", folder) as folder, tracked(config, folder, tracker, "pseudo") as track:
         result = _label_pool(config, folder)
         track.log_stage(folder, result.metrics)
     return result

@@ -15,7 +15,7 @@ from imbsemi.ssl import SSL_METHODS
 from imbsemi.ssl.base import SSLTraining
 from imbsemi.ssl.knn import KNNMonitor, check_layer
 from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
-                                   make_trainer, restore_best, resume_from, save_manifest, start_run)
+                                   make_trainer, restore_best, resume_from, save_manifest, stage_run)
 from imbsemi.tracking import Tracker, tracked
 
 
@@ -41,8 +41,7 @@ def run_ssp(config: SSPConfig, folder: Path | None = None, tracker: Tracker | No
     done = finished_run(config, "ssp", folder)
     if done is not None and not config.overwrite:
         return done
-    folder = start_run(config, "ssp", folder)
-    with tracked(config, folder, tracker, "ssp") as track:
+    with stage_run(config, "ssp", folder) as folder, tracked(config, folder, tracker, "ssp") as track:
         result = _pretrain(config, folder, track)
         track.log_stage(folder, result.metrics)
     return result
