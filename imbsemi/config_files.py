@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TypeVar
@@ -33,7 +34,7 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
             (one of :func:`inert_keys`), e.g. ``data.pool.relevance`` on finetune without pseudo_labels.
     """
     pairs = parse_overrides(overrides)
-    config = _build(cls, *_read_raw(path, pairs))
+    config = _build(cls, *_read_raw(path, pairs), pairs)
     inert = inert_keys(config)
     for key in (leaf for pair in pairs for leaf in _leaf_keys(*pair)):
         owner = next((k for k in inert if key == k or key.startswith(k + ".")), None)
@@ -64,6 +65,13 @@ def inert_keys(config: Any) -> dict[str, str]:
     return reasons
 
 
+def _names(message: str, key: str) -> bool:
+    """True when ``message`` names ``key`` or one of its parents (``data.pool`` of ``data.pool.rho_u``) as a key."""
+    parts = key.split(".")
+    return any(re.search(rf"(?<![\w.]){re.escape('.'.join(parts[:n]))}(?![\w])", message)
+               for n in range(len(parts), 0, -1))
+
+
 def _leaf_keys(key: str, value: Any) -> list[str]:
     """The dotted keys an override sets: ``key``, or each leaf of a mapping value under it."""
     if isinstance(value, Mapping) and value:
@@ -89,11 +97,12 @@ def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> C
     Raises:
         ConfigError: no stage kind takes all the top-level keys.
     """
-    raw, origin = _read_raw(path, parse_overrides(overrides))
+    pairs = parse_overrides(overrides)
+    raw, origin = _read_raw(path, pairs)
     keys = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in STAGE_CONFIGS.items()}
     for kind, cls in STAGE_CONFIGS.items():
         if set(raw) <= keys[kind]:
-            return _build(cls, raw, origin)
+            return _build(cls, raw, origin, pairs)
     common = {f.name for f in dataclasses.fields(CommonConfig)}
     owners = {key: [kind for kind in STAGE_CONFIGS if key in keys[kind]] for key in raw if key not in common}
     blamed = ", ".join(f"{key} ({', '.join(kinds) or 'no stage'})" for key, kinds in owners.items())
@@ -114,7 +123,19 @@ def _read_raw(path: str | Path | None, overrides: Sequence[tuple[str, Any]]) -> 
     return raw, origin
 
 
-def _build(cls: type[T], raw: Mapping[str, Any], origin: str) -> T:
+def _build(cls: type[T], raw: Mapping[str, Any], origin: str, pairs: Sequence[tuple[str, Any]] = ()) -> T:
+    """``cls`` from ``raw``; an error about a key given on the command line blames that override, not the file."""
+    try:
+        return _build_strictly(cls, raw, origin)
+    except ConfigError as err:
+        rest = str(err).removeprefix(f"{origin}: ")
+        culprit = next((leaf for pair in pairs for leaf in _leaf_keys(*pair) if _names(rest, leaf)), None)
+        if culprit is None:
+            raise
+        raise ConfigError(f"command-line override {culprit}: {rest}") from err
+
+
+def _build_strictly(cls: type[T], raw: Mapping[str, Any], origin: str) -> T:
     if cls is PipelineConfig and isinstance(raw.get("selftrain"), Mapping):  # overrides over the finetune section
         raw = {**raw, "selftrain": deep_merge(dict(raw.get("finetune") or {}), raw["selftrain"])}
     config = from_dict(cls, raw, origin)

@@ -44,7 +44,7 @@ def test_bad_values_name_key_value_and_rule(override: str, message: str) -> None
     with pytest.raises(ConfigError) as info:
         load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml", [override])
     assert message in str(info.value)
-    assert "ce_digits.yaml" in str(info.value)
+    assert str(info.value).startswith(f"command-line override {override.split('=')[0]}")  # not the file's fault
 
 
 def test_override_forms_and_base_inheritance() -> None:

@@ -102,9 +102,9 @@ def test_knn_section() -> None:
         ["knn.every", "int", "10"], ["knn.k", "int", "20"], ["knn.t", "float", "0.1"],
         ["knn.layer", "str | null", "null"]]
     assert cells(describe_schema(PipelineConfig), "ssp.knn.k")[0][:3] == ["ssp.knn.k", "int", "20"]
-    with pytest.raises(ConfigError, match=r"^command line: knn.every = 0: must be >= 1$"):
+    with pytest.raises(ConfigError, match=r"^command-line override knn.every: knn.every = 0: must be >= 1$"):
         load_config(SSPConfig, None, ["knn.every=0"])
-    with pytest.raises(ConfigError, match=r"^command line: knn.t = 0: must be > 0$"):
+    with pytest.raises(ConfigError, match=r"^command-line override knn.t: knn.t = 0: must be > 0$"):
         load_config(SSPConfig, None, ["knn.t=0"])
     assert load_config(SSPConfig, None, ["knn.layer=layer2"]).knn == KNNConfig(layer="layer2")
 
@@ -133,7 +133,7 @@ def test_load_any_config_overrides_and_errors(tmp_path: Path) -> None:
         load_any_config(mixed, [])
     assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
                               "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, evaluate, pipeline")
-    with pytest.raises(ConfigError, match=r"^command line: data.rho = 0.5: must be a finite number >= 1$"):
+    with pytest.raises(ConfigError, match=r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"):
         load_any_config(None, ["data.rho=0.5"])
 
 

@@ -22,5 +22,5 @@ def test_fidelity_tables_every_variant_with_paired_gains(tmp_path: Path, capsys:
         assert re.search(rf"^\| {re.escape(variant)} \| [\d.]+ ± [\d.]+ \|", table, re.M), variant
     assert "| ldam_drw+pseudo | ldam_drw |" in table and "out_dir" not in table
     assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT ce=")
-    folders = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "pipeline").iterdir())
+    folders = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "pipeline").iterdir() if p.name != ".locks")
     assert folders == ["fidelity-seed0", "fidelity-seed1"]

@@ -47,9 +47,9 @@ def kill_during_training(cls: str, stage: str, config: Path, overrides: list[str
 FINETUNE = ["epochs=6", "optim.batch_size=16", "optim.warmup_epochs=1", "trainer.enable_progress_bar=false"]
 
 
-@pytest.mark.parametrize("relative, extra", [("finetune/ce_digits.yaml", []),
-                                             ("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"])],
-                         ids=["ce", "ldam-drw"])
+@pytest.mark.parametrize("relative, extra", [
+    ("finetune/ce_digits.yaml", []),
+    pytest.param("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"], marks=pytest.mark.slow)], ids=["ce", "ldam-drw"])
 def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, relative: str, extra: list[str],
                                                              caplog: pytest.LogCaptureFixture) -> None:
     common = [*FINETUNE, *extra, f"out_dir={tmp_path}"]
@@ -83,15 +83,17 @@ def test_moco_killed_mid_run_resumes_with_its_queue(tmp_path: Path, caplog: pyte
         assert torch.equal(value, expected[name]), name
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143),
+                                            pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)],
+                         ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_with_a_resume_hint_and_the_run_resumes(tmp_path: Path, signum: int, status: int,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     overrides = ["epochs=10", "optim.batch_size=16", "trainer.enable_progress_bar=false", f"out_dir={tmp_path}",
                  "name=stopped"]
     config = CONFIGS / "finetune/ce_digits.yaml"
-    child = subprocess.Popen([sys.executable, "-c", "from imbsemi.cli.finetune import main; raise SystemExit(main())",
-                              "--config", str(config), *overrides], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                             stderr=subprocess.PIPE, text=True)
+    command = "from imbsemi.cli.finetune import main; raise SystemExit(main())"
+    child = subprocess.Popen([sys.executable, "-c", command, "--config", str(config), *overrides], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
     folder = tmp_path / "finetune" / "stopped"
     while not (folder / "checkpoints" / "last.ckpt").is_file() and child.poll() is None:
         time.sleep(0.01)

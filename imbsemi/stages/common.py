@@ -3,6 +3,7 @@ building, and the exported model file."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 import torch
 from torch import nn
 
@@ -23,7 +25,7 @@ from imbsemi.errors import ConfigError
 from imbsemi.io import exclusive, library_versions, read_json, sha256_file, write_json
 from imbsemi.models import MODELS
 from imbsemi.registry import build
-from imbsemi.released import resolve_checkpoint
+from imbsemi.released import PREFIX, resolve_checkpoint
 from imbsemi.resume import AtomicCheckpointIO, ResumeState, last_checkpoint
 from imbsemi.tracking import EpochLine, Tracker, run_dir
 
@@ -59,9 +61,20 @@ INPUT_KEYS = ("init", "pseudo_labels", "checkpoint")  # config keys naming input
 
 
 def input_digests(config: CommonConfig) -> dict[str, str]:
-    """sha256 of each input file the config names (init, pseudo_labels, checkpoint), by key."""
-    return {key: sha256_file(resolve_checkpoint(getattr(config, key))) for key in INPUT_KEYS
-            if getattr(config, key, None) is not None}
+    """sha256 of each input file the config names (init, pseudo_labels, checkpoint), by key.
+
+    Raises:
+        ConfigError: a named file does not exist.
+    """
+    digests = {}
+    for key in INPUT_KEYS:
+        value = getattr(config, key, None)
+        if value is None:
+            continue
+        if not str(value).startswith(PREFIX) and not Path(value).is_file():
+            raise ConfigError(f"{key} = {value}: the file does not exist")
+        digests[key] = sha256_file(resolve_checkpoint(value))
+    return digests
 
 
 def completed(folder: Path, config: CommonConfig) -> bool:
@@ -125,7 +138,14 @@ def stage_run(config: CommonConfig, stage: str, folder: Path | None = None) -> I
         ConfigError: another process is running in that folder.
     """
     folder = run_folder(config, stage) if folder is None else Path(folder)
-    lock = folder.parent / f".{folder.name}.run.lock"
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"out_dir = {config.out_dir}: cannot create the run folder {folder} "
+                          f"({err.strerror})") from err
+    if not os.access(folder.parent, os.W_OK):
+        raise ConfigError(f"out_dir = {config.out_dir}: {folder.parent} is not writable")
+    lock = folder.parent / ".locks" / f"{folder.name}.run"
     with ExitStack() as claim:
         try:
             claim.enter_context(exclusive(lock, wait=False))
@@ -172,8 +192,11 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     options = trainer_defaults(config.trainer)
     progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
     loggers = (tracker or Tracker(None)).loggers(folder)
-    return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers, plugins=[AtomicCheckpointIO()],
-                      callbacks=[*callbacks, ResumeState(), best, last, *progress], **options)
+    try:
+        return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers, plugins=[AtomicCheckpointIO()],
+                          callbacks=[*callbacks, ResumeState(), best, last, *progress], **options)
+    except MisconfigurationException as err:
+        raise ConfigError(f"trainer: {err}") from err
 
 
 def make_splits(config: CommonConfig) -> LTSplits:

@@ -40,7 +40,7 @@ def run_or_reuse(run: Callable[..., StageResult], stage_cfg: CommonConfig, stage
     another config or of changed input files (e.g. a retrained labelling model) is replaced. Processes
     sharing the stage folder take turns (a lock beside it)."""
     folder = run_folder(stage_cfg, stage)
-    with exclusive(folder.parent / f".{folder.name}.lock"):
+    with exclusive(folder.parent / ".locks" / f"{folder.name}.stage"):
         done = finished_run(stage_cfg, stage)
         if done is None:
             if folder.exists() and not resumable(folder, stage_cfg):  # another config's or stale: recompute
