@@ -201,6 +201,12 @@ def test_soft_self_training_uses_the_stored_softmax(tmp_path: Path) -> None:
     metrics = run_finetune(load_finetune(tmp_path, f"pseudo_labels={path}", "self_training.soft=true",
                                          "name=soft")).metrics
     assert metrics["train_size"] == 199 + 590
+    wide = np.random.default_rng(0).dirichlet(np.ones(11), len(pool)).astype(np.float32)
+    PseudoLabels(wide[:, :10].argmax(1), wide.max(1), {"pool_fingerprint": pool.fingerprint(),
+                                                       "pool_size": len(pool)}, wide).save(tmp_path / "wide.npz")
+    with pytest.raises(DataError, match=r"wide.npz: probabilities have \(11,\) columns; the pool's data has 10"):
+        run_finetune(load_finetune(tmp_path, f"pseudo_labels={tmp_path / 'wide.npz'}", "self_training.soft=true",
+                                   "name=wide"))
     with pytest.raises(DataError, match="has no probabilities; make it with imbsemi pseudolabel"):
         run_finetune(load_finetune(tmp_path, f"pseudo_labels={graded_pseudo_labels(tmp_path)}",
                                    "self_training.soft=true"), tmp_path)
@@ -211,6 +217,10 @@ def test_nan_confidences_and_foreign_sizes_are_refused(tmp_path: Path) -> None:
     (tmp_path / "nan.json").write_text("{}")
     with pytest.raises(DataError, match="nan.npz: confidences contain NaN or inf"):
         PseudoLabels.load(tmp_path / "nan.npz")
+    np.savez(tmp_path / "big.npz", labels=np.zeros(3, np.int64), confidences=np.array([0.5, 1.5, 1.0]))
+    (tmp_path / "big.json").write_text("{}")
+    with pytest.raises(DataError, match=r"big.npz: confidences must be in \[0, 1\] .*got \[0.5, 1.5\]"):
+        PseudoLabels.load(tmp_path / "big.npz")
     np.savez(tmp_path / "short.npz", labels=np.zeros(3, np.int64), confidences=np.ones(3))
     (tmp_path / "short.json").write_text("{}")
     with pytest.raises(DataError, match=r"short.npz was made for another pool \(3 images"):

@@ -57,6 +57,9 @@ class PseudoLabels:
                             f"got {labels.dtype} {labels.shape} and {confidences.shape}")
         if not np.isfinite(confidences).all():
             raise DataError(f"pseudo-label file {path}: confidences contain NaN or inf")
+        if len(confidences) and (confidences.min() < 0 or confidences.max() > 1):
+            raise DataError(f"pseudo-label file {path}: confidences must be in [0, 1] (softmax maxima), got "
+                            f"[{confidences.min():g}, {confidences.max():g}]")
         if probabilities is not None and (len(probabilities) != len(labels) or not np.isfinite(probabilities).all()):
             raise DataError(f"pseudo-label file {path}: probabilities must be finite, one row per label; "
                             f"got {probabilities.shape}")
@@ -105,6 +108,9 @@ class PseudoLabels:
                             f"has {len(pool)} images, fingerprint {expected[:12]}")
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= pool.num_classes):
             raise DataError(f"pseudo-label file {path}: labels must be in [0, {pool.num_classes - 1}]")
+        if self.probabilities is not None and self.probabilities.shape[1:] != (pool.num_classes,):
+            raise DataError(f"pseudo-label file {path}: probabilities have {self.probabilities.shape[1:]} columns; "
+                            f"the pool's data has {pool.num_classes} classes")
 
 
 @torch.inference_mode()
