@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 import torch
 from torch import nn
@@ -132,12 +133,17 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
 @contextmanager
 def stage_run(config: CommonConfig, stage: str, folder: Path | None = None) -> Iterator[Path]:
     """Claim the run folder (default: ``run_folder``) for this process and ``start_run`` in it; the
-    claim lasts for the block.
+    claim lasts for the block. Under DDP, the processes Lightning launches for the other ranks only
+    seed: rank 0 claims and records the folder.
 
     Raises:
         ConfigError: another process is running in that folder.
     """
     folder = run_folder(config, stage) if folder is None else Path(folder)
+    if rank_zero_only.rank != 0:
+        pl.seed_everything(config.seed, workers=True, verbose=False)
+        yield folder
+        return
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
