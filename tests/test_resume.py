@@ -131,3 +131,8 @@ def test_finished_runs_are_reused_and_other_configs_refused(fast_config, tmp_pat
     replaced = run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run", "optim.lr=0.2",
                                         "overwrite=true"))
     assert not replaced.reused and replaced.folder == first.folder
+    # a run stopped before its first checkpoint leaves nothing to lose: the corrected config takes the folder
+    with pytest.raises(ConfigError, match="trainer: You have passed invalid value -1 for limit_train_batches"):
+        run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=typo",
+                                 "trainer.limit_train_batches=-1"))
+    assert run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=typo")).metrics["test"]

@@ -103,7 +103,8 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
     files' sha256 and library versions; seed everything. Returns the folder.
 
     An unfinished run of the same config and inputs there is kept, to be resumed from its last
-    checkpoint; anything else there is removed first with ``overwrite``.
+    checkpoint; a run that stopped before saving any checkpoint (nothing to lose) is replaced; anything
+    else there is removed first with ``overwrite``.
 
     Raises:
         ConfigError: the folder holds a run of another config or inputs (or a finished run) and
@@ -116,7 +117,8 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
         previous = read_json(record)
         same = previous["config_hash"] == digest and previous.get("inputs", {}) == inputs
         finished = (folder / "metrics.json").is_file()
-        if config.overwrite:
+        trained = finished or (folder / "checkpoints").is_dir()
+        if config.overwrite or (not same and not trained):
             shutil.rmtree(folder)
         elif not same or finished:
             what = "a finished run" if same else f"a run of another config ({previous['config_hash']}; this: {digest})"
