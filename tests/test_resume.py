@@ -67,6 +67,7 @@ def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, rel
             assert torch.equal(value, expected[name]), (role, name)
 
 
+@pytest.mark.slow
 def test_moco_killed_mid_run_resumes_with_its_queue(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     common = ["epochs=5", "optim.batch_size=16", "optim.warmup_epochs=1", "knn.every=2",
               "trainer.enable_progress_bar=false", f"out_dir={tmp_path}"]
