@@ -9,7 +9,7 @@ import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
@@ -28,7 +28,7 @@ from imbsemi.models import MODELS
 from imbsemi.registry import build
 from imbsemi.released import PREFIX, resolve_checkpoint
 from imbsemi.resume import AtomicCheckpointIO, ResumeState, last_checkpoint
-from imbsemi.tracking import EpochLine, Tracker, run_dir
+from imbsemi.tracking import EpochLine, Tracker, run_dir, tracked
 
 log = logging.getLogger("imbsemi")
 
@@ -78,14 +78,24 @@ def input_digests(config: CommonConfig) -> dict[str, str]:
     return digests
 
 
-def completed(folder: Path, config: CommonConfig) -> bool:
-    """True when ``folder`` holds a finished run (metrics.json, written last) of ``config`` with the same
-    input files (their sha256 as recorded when the run started)."""
-    run, metrics = folder / "run.json", folder / "metrics.json"
-    if not (run.is_file() and metrics.is_file()):
+def _same_run(record: dict[str, Any], digest: str, inputs: dict[str, str]) -> bool:
+    """True when a run.json ``record`` is of the config with hash ``digest`` and these input sha256s."""
+    return record["config_hash"] == digest and record.get("inputs", {}) == inputs
+
+
+def _holds_run_of(folder: Path, config: CommonConfig, finished: bool) -> bool:
+    """True when ``folder`` records a run of ``config`` and its input files that has (``finished``) or has
+    not yet written metrics.json, which is written last."""
+    record = folder / "run.json"
+    if not record.is_file() or (folder / "metrics.json").is_file() != finished:
         return False
-    record = read_json(run)
-    return record["config_hash"] == config_hash(config) and record.get("inputs", {}) == input_digests(config)
+    return _same_run(read_json(record), config_hash(config), input_digests(config))
+
+
+def completed(folder: Path, config: CommonConfig) -> bool:
+    """True when ``folder`` holds a finished run of ``config`` with the same input files (their sha256
+    as recorded when the run started)."""
+    return _holds_run_of(folder, config, finished=True)
 
 
 def finished_run(config: CommonConfig, stage: str, folder: Path | None = None) -> StageResult | None:
@@ -115,7 +125,7 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
     record = folder / "run.json"
     if record.is_file():
         previous = read_json(record)
-        same = previous["config_hash"] == digest and previous.get("inputs", {}) == inputs
+        same = _same_run(previous, digest, inputs)
         finished = (folder / "metrics.json").is_file()
         trained = finished or (folder / "checkpoints").is_dir()
         if config.overwrite or (not same and not trained):
@@ -165,11 +175,22 @@ def stage_run(config: CommonConfig, stage: str, folder: Path | None = None) -> I
 
 def resumable(folder: Path, config: CommonConfig) -> bool:
     """True when ``folder`` holds an unfinished run of ``config`` with the same input files."""
-    record = folder / "run.json"
-    if not record.is_file() or (folder / "metrics.json").is_file():
-        return False
-    previous = read_json(record)
-    return previous["config_hash"] == config_hash(config) and previous.get("inputs", {}) == input_digests(config)
+    return _holds_run_of(folder, config, finished=False)
+
+
+def run_stage(config: CommonConfig, stage: str, folder: Path | None, tracker: Tracker | None, prefix: str,
+              body: Callable[[Path, Tracker], StageResult]) -> StageResult:
+    """The frame of every stage: the finished run of this config and inputs is reused (unless
+    ``overwrite``); else the folder is claimed, the run started or resumed, tracking opened under
+    ``prefix`` (``tracker``, or a wandb run of its own), ``body(folder, tracker)`` run and its result's
+    summary and figures logged."""
+    done = finished_run(config, stage, folder)
+    if done is not None and not config.overwrite:
+        return done
+    with stage_run(config, stage, folder) as folder, tracked(config, folder, tracker, prefix) as track:
+        result = body(folder, track)
+        track.log_stage(folder, result.metrics)
+    return result
 
 
 def resume_from(folder: Path, stage: str) -> Path | None:

@@ -22,9 +22,8 @@ from imbsemi.io import write_json
 from imbsemi.metrics import classification_report
 from imbsemi.released import resolve_checkpoint
 from imbsemi.ssl.knn import embed, knn_accuracy
-from imbsemi.stages.common import (StageResult, finished_run, make_model, make_splits, save_manifest,
-                                   stage_run)
-from imbsemi.tracking import Tracker, tracked
+from imbsemi.stages.common import StageResult, make_model, make_splits, run_stage, save_manifest
+from imbsemi.tracking import Tracker
 
 
 log = logging.getLogger("imbsemi")
@@ -42,13 +41,8 @@ def run_evaluate(config: EvaluateConfig, folder: Path | None = None, tracker: Tr
     if config.checkpoint is None:
         raise ConfigError("checkpoint: required; give a classifier, e.g. checkpoint=runs/finetune/<run>/model.pt "
                           "or checkpoint=pretrained:NAME")
-    done = finished_run(config, "evaluate", folder)
-    if done is not None and not config.overwrite:
-        return done
-    with stage_run(config, "evaluate", folder) as folder, tracked(config, folder, tracker, "eval") as track:
-        result = _evaluate(config, folder)
-        track.log_stage(folder, result.metrics)
-    return result
+    return run_stage(config, "evaluate", folder, tracker, "eval",
+                     lambda folder, _: _evaluate(config, folder))
 
 
 def _evaluate(config: EvaluateConfig, folder: Path) -> StageResult:

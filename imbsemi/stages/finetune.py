@@ -26,10 +26,10 @@ from imbsemi.losses.weighting import WeightSchedule
 from imbsemi.models.heads import tau_normalize
 from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
-from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
-                                   make_trainer, resume_from, save_manifest, stage_run)
+from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
+                                   resume_from, run_stage, save_manifest)
 from imbsemi.stages.evaluate import write_figures
-from imbsemi.tracking import Tracker, tracked
+from imbsemi.tracking import Tracker
 
 TAU_GRID = [round(0.1 * i, 1) for i in range(21)]
 log = logging.getLogger("imbsemi")
@@ -120,14 +120,8 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tr
     with pseudo-labels; None: a wandb run of its own when ``logger.wandb`` is set). Result paths:
     ``model``, ``model_last``.
     """
-    done = finished_run(config, "finetune", folder)
-    if done is not None and not config.overwrite:
-        return done
-    prefix = "selftrain" if config.pseudo_labels else "base"
-    with stage_run(config, "finetune", folder) as folder, tracked(config, folder, tracker, prefix) as track:
-        result = _finetune(config, folder, track)
-        track.log_stage(folder, result.metrics)
-    return result
+    return run_stage(config, "finetune", folder, tracker, "selftrain" if config.pseudo_labels else "base",
+                     lambda folder, track: _finetune(config, folder, track))
 
 
 def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResult:

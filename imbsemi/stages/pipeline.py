@@ -13,11 +13,11 @@ from imbsemi import plots
 from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
 from imbsemi.config_files import config_hash
 from imbsemi.io import exclusive, read_json, write_json
-from imbsemi.stages.common import StageResult, finished_run, resumable, run_folder, stage_run
+from imbsemi.stages.common import StageResult, finished_run, resumable, run_folder, run_stage
 from imbsemi.stages.finetune import run_finetune
 from imbsemi.stages.pseudolabel import run_pseudolabel
 from imbsemi.stages.ssp import run_ssp
-from imbsemi.tracking import Tracker, prefixed, stage_summary, tracked
+from imbsemi.tracking import Tracker, prefixed, stage_summary
 
 VARIANTS = ("ce", "ce+ssp", "ce+pseudo")
 log = logging.getLogger("imbsemi")
@@ -61,11 +61,8 @@ def run_pipeline(config: PipelineConfig, folder: Path | None = None, shared: Pat
     report per variant (ce+pseudo: the last round's), the labeled counts and, per stage, its folder
     and whether it was reused; ``summary.json``: the flat summary also sent to wandb (one run, stage
     prefixes ssp/, base/, base_ssp/, pseudo/, selftrain/ and data/ for the realised pool)."""
-    done = finished_run(config, "pipeline", folder)
-    if done is not None and not config.overwrite:
-        return done
-    with stage_run(config, "pipeline", folder) as folder, tracked(config, folder, None, "") as track:
-        return _run_stages(config, folder, shared, track)
+    return run_stage(config, "pipeline", folder, None, "",
+                     lambda folder, track: _run_stages(config, folder, shared, track))
 
 
 def _run_stages(config: PipelineConfig, folder: Path, shared: Path | None, track: Tracker) -> StageResult:
@@ -106,8 +103,7 @@ def _run_stages(config: PipelineConfig, folder: Path, shared: Path | None, track
     summary = prefixed("data", data_summary(manifest))
     for name, result in stages.items():
         summary.update(prefixed(prefixes[name], stage_summary(result.metrics)))
-    track.summarize(summary)
-    track.log_stage(folder, {})
+    track.summarize(summary)  # the figure is logged by run_stage
     write_json(folder / "summary.json", summary)
     write_json(folder / "metrics.json", metrics)
     return StageResult(folder, metrics, {"figure": figure, "summary": folder / "summary.json"})

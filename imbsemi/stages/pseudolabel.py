@@ -20,8 +20,8 @@ from imbsemi.errors import CheckpointError, ConfigError
 from imbsemi.io import sha256_file, write_json
 from imbsemi.metrics import classification_report
 from imbsemi.released import resolve_checkpoint
-from imbsemi.stages.common import StageResult, finished_run, make_splits, save_manifest, stage_run
-from imbsemi.tracking import Tracker, tracked
+from imbsemi.stages.common import StageResult, make_splits, run_stage, save_manifest
+from imbsemi.tracking import Tracker
 
 
 log = logging.getLogger("imbsemi")
@@ -34,13 +34,8 @@ def run_pseudolabel(config: PseudolabelConfig, folder: Path | None = None,
     is set). Result paths: ``pseudo_labels``."""
     if config.checkpoint is None:
         raise ConfigError("checkpoint: required; give the classifier's model.pt, e.g. checkpoint=runs/.../model.pt")
-    done = finished_run(config, "pseudolabel", folder)
-    if done is not None and not config.overwrite:
-        return done
-    with stage_run(config, "pseudolabel", folder) as folder, tracked(config, folder, tracker, "pseudo") as track:
-        result = _label_pool(config, folder)
-        track.log_stage(folder, result.metrics)
-    return result
+    return run_stage(config, "pseudolabel", folder, tracker, "pseudo",
+                     lambda folder, _: _label_pool(config, folder))
 
 
 def _label_pool(config: PseudolabelConfig, folder: Path) -> StageResult:

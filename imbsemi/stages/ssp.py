@@ -14,9 +14,9 @@ from imbsemi.registry import build
 from imbsemi.ssl import SSL_METHODS
 from imbsemi.ssl.base import SSLTraining
 from imbsemi.ssl.knn import KNNMonitor, check_layer
-from imbsemi.stages.common import (StageResult, best_score, export_model, finished_run, make_model, make_splits,
-                                   make_trainer, restore_best, resume_from, save_manifest, stage_run)
-from imbsemi.tracking import Tracker, tracked
+from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
+                                   restore_best, resume_from, run_stage, save_manifest)
+from imbsemi.tracking import Tracker
 
 
 def knn_monitor(config: SSPConfig, splits: LTSplits, backbone: nn.Module) -> list[KNNMonitor]:
@@ -38,13 +38,8 @@ def run_ssp(config: SSPConfig, folder: Path | None = None, tracker: Tracker | No
     method's validation metric, else the last epoch) to ``backbone.pt`` in the run folder (default:
     ``run_folder(config, "ssp")``). Logs to ``tracker`` under ``ssp/`` (None: a wandb run of its own
     when ``logger.wandb`` is set). Result paths: ``backbone``."""
-    done = finished_run(config, "ssp", folder)
-    if done is not None and not config.overwrite:
-        return done
-    with stage_run(config, "ssp", folder) as folder, tracked(config, folder, tracker, "ssp") as track:
-        result = _pretrain(config, folder, track)
-        track.log_stage(folder, result.metrics)
-    return result
+    return run_stage(config, "ssp", folder, tracker, "ssp",
+                     lambda folder, track: _pretrain(config, folder, track))
 
 
 def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
