@@ -31,7 +31,7 @@ from imbsemi.accel import prepare_model
 from imbsemi.classifier.pseudo_labels import predict
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize
-from imbsemi.data.classic import ArrayDataset, crop_flip_transforms
+from imbsemi.data.classic import ArrayDataset, EpochSampler, crop_flip_transforms
 from imbsemi.data.loader import DeviceLoader
 from imbsemi.models import MODELS
 
@@ -98,7 +98,8 @@ def train_step(device: torch.device, fast: bool, compile_model: bool) -> Callabl
 
 
 def classic(arrays: ImageArrays, transform: Callable, batch_size: int = 128) -> Callable[[], DataLoader]:
-    loader = DataLoader(ArrayDataset(arrays, transform), batch_size=batch_size, shuffle=True, drop_last=True,
+    loader = DataLoader(ArrayDataset(arrays, transform, seed=0), batch_size=batch_size,
+                        sampler=EpochSampler(len(arrays), seed=0), drop_last=True,
                         num_workers=4, persistent_workers=True, pin_memory=torch.cuda.is_available())
     return lambda: loader
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from imbsemi.errors import CheckpointError
-from imbsemi.io import atomic_write, sha256_file
+from imbsemi.io import save_torch, sha256_file
 from imbsemi.layouts import IMBSEMI_FORMAT, LAYOUTS, infer_arch
 from imbsemi.released import resolve_checkpoint
 from imbsemi.models import HEAD_KEYS, MODELS
@@ -39,8 +39,7 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: str, arch
                "arch_kwargs": dict(arch_kwargs), "classes": list(classes),
                "normalization": None if mean is None else {"mean": list(mean), "std": list(std)},
                "provenance": provenance, "state_dict": state}
-    with atomic_write(path) as handle:
-        torch.save(payload, handle)
+    save_torch(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> Any:

@@ -23,6 +23,10 @@ class CheckpointError(ImbsemiError):
     """A checkpoint file cannot be read or does not fit the model."""
 
 
+class DiskFullError(ImbsemiError):
+    """The disk (or a quota or file-size limit) has no room for a file a run must write."""
+
+
 RESUME_HINT = ("interrupted ({signal}): finished stages and the last epoch's checkpoint are kept; run the same "
                "command again to resume")
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import to_dict
 from imbsemi.dataclass_yaml import parse_overrides
+from imbsemi.io import write_text
+from imbsemi.resume import ResumedCSVLogger
 
 C = TypeVar("C", bound=CommonConfig)
 log = logging.getLogger("imbsemi")
@@ -65,16 +68,20 @@ class Tracker:
     @classmethod
     def start(cls, config: CommonConfig, folder: Path, prefix: str = "") -> Tracker:
         """Start the wandb run of ``config.logger.wandb`` with files under ``folder/wandb``; named
-        ``wandb.name`` or after the folder, grouped by ``wandb.group`` or the folder's name."""
+        ``wandb.name`` or after the folder, grouped by ``wandb.group`` or the folder's name. A run
+        started again in the same folder (a resume) continues the same wandb run: its id is kept in
+        ``folder/wandb/run_id``."""
         options = config.logger.wandb
         if options is None or options.mode == "disabled" or rank_zero_only.rank != 0:
             return cls(None, prefix)
         import wandb
 
-        folder.mkdir(parents=True, exist_ok=True)
+        id_file = folder / "wandb" / "run_id"
+        run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
+        write_text(id_file, run_id)
         run = wandb.init(project=options.project, entity=options.entity, group=options.group or folder.name,
                          tags=list(options.tags) or None, mode=options.mode, name=options.name or folder.name,
-                         dir=str(folder), config=to_dict(config), reinit="create_new")
+                         dir=str(folder), config=to_dict(config), reinit="create_new", id=run_id, resume="allow")
         run.define_metric("trainer/global_step")
         run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
         log.info("wandb: run %s (%s) in %s", run.name, options.mode, run.dir)
@@ -84,9 +91,10 @@ class Tracker:
         """The same run, logging under ``prefix``."""
         return Tracker(self.run, prefix)
 
-    def loggers(self, folder: Path) -> list[Logger]:
-        """CSV metrics at ``<folder>/logs/metrics.csv`` and, when tracking, the run under this prefix."""
-        loggers: list[Logger] = [CSVLogger(save_dir=str(folder), name="logs", version="")]
+    def loggers(self, folder: Path, kept_epoch: int | None = None) -> list[Logger]:
+        """CSV metrics at ``<folder>/logs/metrics.csv`` (of a resumed run: its rows up to ``kept_epoch``
+        kept) and, when tracking, the run under this prefix."""
+        loggers: list[Logger] = [ResumedCSVLogger(folder, kept_epoch)]
         if self.run is not None:
             loggers.append(StageWandbLogger(experiment=self.run, prefix=self.prefix))
         return loggers

@@ -19,6 +19,11 @@ def files(root: Path) -> None:
     """Bad files the cases point at."""
     (root / "zero.npz").write_bytes(b"")
     np.savez(root / "foreign.npz", a=np.zeros(3))
+    np.savez(root / "labels.npz", labels=np.zeros(400, np.int64), confidences=np.ones(400, np.float32))
+    (root / "cut.npz").write_bytes((root / "labels.npz").read_bytes()[:300])
+    (root / "cut.json").write_text("{}")
+    (root / "runs" / "finetune" / "edited").mkdir(parents=True)
+    (root / "runs" / "finetune" / "edited" / "run.json").write_text('{"config_hash": ')
     (root / "base.yaml").write_text("base: missing_base.yaml\n")
     (root / "list.yaml").write_text("- a\n- b\n")
     (root / "bad_sweep.yaml").write_text("method: grid\nparameters: {seed: {values: [0]}}\n"
@@ -54,6 +59,13 @@ CASES: list[tuple[str, Callable, list[str], list[str]]] = [
     ("pseudo-labels-missing", finetune.main, [*CE, "pseudo_labels={tmp}/none.npz"],
      ["pseudo_labels = {tmp}/none.npz: the file does not exist"]),
     ("pseudo-labels-foreign", finetune.main, [*CE, "pseudo_labels={tmp}/foreign.npz"], ["foreign"]),
+    ("pseudo-labels-empty", finetune.main, [*CE, "pseudo_labels={tmp}/zero.npz"],
+     ["pseudo-label file {tmp}/zero.npz is empty (0 bytes)"]),
+    ("pseudo-labels-truncated", finetune.main, [*CE, "pseudo_labels={tmp}/cut.npz"],
+     ["pseudo-label file {tmp}/cut.npz is truncated or not an .npz archive"]),
+    ("pseudo-labels-no-sidecar", finetune.main, [*CE, "pseudo_labels={tmp}/labels.npz"],
+     ["pseudo-label file {tmp}/labels.json does not exist (the provenance of labels.npz)"]),
+    ("run-record-edited", finetune.main, [*CE, "name=edited"], ["finetune/edited/run.json is not valid JSON"]),
     ("crt-without-init", finetune.main, [*CE, "mode=crt"], ["mode: crt needs init=PATH"]),
     ("ssp-batch-1", ssp_pretrain.main, ["--config", str(CONFIGS / "ssp/simclr_digits.yaml"), *FAST,
                                         "optim.batch_size=1"], ["SimCLRSSL needs at least 2 images per batch"]),

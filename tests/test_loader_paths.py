@@ -216,3 +216,19 @@ def test_drop_last_serves_full_batches_of_an_equal_share_per_rank() -> None:
     served = [torch.cat([y for _, y in loader]) for loader in loaders]
     assert [len(loader) for loader in loaders] == [2, 2] and [len(s) for s in served] == [8, 8]
     assert not set(served[0].tolist()) & set(served[1].tolist())
+
+
+def test_classic_epochs_are_a_function_of_seed_and_epoch_whatever_the_workers() -> None:
+    """What a resume needs: a fresh loader set to epoch 2 (here with 2 workers) serves the same batches
+    as the third pass of an uninterrupted one (no workers), which leaves torch's global stream alone."""
+    arrays = coded_arrays(40)
+    global_state = torch.get_rng_state()
+    uninterrupted = torch_loader(arrays, 8, 5)
+    passes = [epoch(uninterrupted) for _ in range(3)]
+    assert torch.equal(torch.get_rng_state(), global_state)
+    resumed = classic_loader(arrays, 8, MEAN, STD, padding=PAD, flip=True, workers=2, seed=5)
+    resumed.sampler.set_epoch(2)
+    images, targets, batches = epoch(resumed)
+    np.testing.assert_array_equal(images, passes[2][0])
+    np.testing.assert_array_equal(targets, passes[2][1])
+    assert batches == passes[2][2] and not np.array_equal(passes[1][0], passes[2][0])

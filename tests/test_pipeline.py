@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import CONFIGS
 from imbsemi.config import PipelineConfig
 from imbsemi.config_files import load_config
+from imbsemi.errors import ConfigError
 from imbsemi.io import read_json
 from imbsemi.stages import run_pipeline
 
@@ -28,6 +31,11 @@ def test_second_run_reuses_finished_stages(tmp_path: Path) -> None:
     assert second["test"]["ce+pseudo"] == first.metrics["test"]["ce+pseudo"]  # CPU runs are deterministic
     from test_plots import assert_png
     assert_png(folder / "figures" / "per_class_vs_size.png")
+    (folder / "metrics.json").unlink()  # unfinished again: another config may not take its finished stages
+    other = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [*TINY, f"out_dir={tmp_path}", "seed=5"])
+    with pytest.raises(ConfigError, match=f"run folder {folder} holds a run of another config"):
+        run_pipeline(other, folder)
+    assert (folder / "finetune" / "ce" / "metrics.json").is_file()
 
 
 def test_relabelling_rounds_chain_self_trained_labelers(tmp_path: Path) -> None:

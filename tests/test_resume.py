@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import CONFIGS, ROOT
+from conftest import CONFIGS, FAST, ROOT
 from imbsemi.checkpoints import read_checkpoint
-from imbsemi.config import FinetuneConfig, SSPConfig
+from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig
 from imbsemi.config_files import load_config
 from imbsemi.errors import ConfigError
-from imbsemi.stages import run_finetune, run_ssp
+from imbsemi.stages import run_finetune, run_pseudolabel, run_ssp
 
 RUN = ("import sys; from imbsemi.config import {cls}; from imbsemi.config_files import load_config; "
        "from imbsemi.stages import {stage}; {stage}(load_config({cls}, sys.argv[1], sys.argv[2:]))")
@@ -47,11 +47,27 @@ def kill_during_training(cls: str, stage: str, config: Path, overrides: list[str
 FINETUNE = ["epochs=6", "optim.batch_size=16", "optim.warmup_epochs=1", "trainer.enable_progress_bar=false"]
 
 
+def pseudo_labels(tmp_path: Path) -> Path:
+    """Pseudo-labels of the digits pool from a CE model of a few steps."""
+    common = [*FAST, f"out_dir={tmp_path}"]
+    model = run_finetune(load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml", [*common, "name=labeler"]))
+    labels = run_pseudolabel(load_config(PseudolabelConfig, CONFIGS / "pseudolabel/digits.yaml",
+                                         [f"out_dir={tmp_path}", "name=labels", f"checkpoint={model.paths['model']}"]))
+    return labels.paths["pseudo_labels"]
+
+
 @pytest.mark.parametrize("relative, extra", [
     ("finetune/ce_digits.yaml", []),
-    pytest.param("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"], marks=pytest.mark.slow)], ids=["ce", "ldam-drw"])
+    pytest.param("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"], marks=pytest.mark.slow),
+    pytest.param("finetune/ce_digits.yaml", ["pseudo_labels={labels}", "self_training.unlabeled_share=0.5",
+                                             "self_training.omega=0.5"], marks=pytest.mark.slow),
+    pytest.param("finetune/ce_digits.yaml", ["data.loader=torch", "data.workers=1"], marks=pytest.mark.slow)],
+    ids=["ce", "ldam-drw", "self-training", "torch-loader"])
 def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, relative: str, extra: list[str],
                                                              caplog: pytest.LogCaptureFixture) -> None:
+    if any("{labels}" in item for item in extra):
+        labels = pseudo_labels(tmp_path / "labeling")
+        extra = [item.format(labels=labels) for item in extra]
     common = [*FINETUNE, *extra, f"out_dir={tmp_path}"]
     reference = run_finetune(load_config(FinetuneConfig, CONFIGS / relative, [*common, "name=reference"]))
     killed = tmp_path / "finetune" / "killed"
@@ -61,6 +77,8 @@ def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, rel
     assert f"finetune: resuming the unfinished run in {killed} from {killed / 'checkpoints/last.ckpt'}" in caplog.text
     for key in ("test", "test_last", "best_val", "selected_epoch", "test_curve_best", "train_size"):
         assert resumed.metrics[key] == reference.metrics[key], key
+    # the per-epoch history before the kill is kept, and the epoch cut short is logged once
+    assert (killed / "logs/metrics.csv").read_text() == (reference.folder / "logs/metrics.csv").read_text()
     for role in ("model", "model_last"):
         expected = read_checkpoint(reference.paths[role])["state_dict"]
         for name, value in read_checkpoint(resumed.paths[role])["state_dict"].items():

@@ -11,6 +11,7 @@ from imbsemi.config import FinetuneConfig, PipelineConfig, PseudolabelConfig, SS
 from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError
 from imbsemi.stages import run_finetune
+from imbsemi.tracking import Tracker
 from wandb_records import read_offline_run
 
 
@@ -74,3 +75,13 @@ def test_finetune_alone_is_one_wandb_run_under_base(fast_config, tmp_path: Path)
 def test_without_a_logger_section_nothing_goes_to_wandb(fast_config) -> None:
     result = run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml"))
     assert not (result.folder / "wandb").exists() and (result.folder / "logs" / "metrics.csv").is_file()
+
+
+def test_a_run_started_again_in_its_folder_continues_its_wandb_run(tmp_path: Path) -> None:
+    config = load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml", ["logger.wandb={project: t}"])
+    ids = []
+    for folder in (tmp_path / "a", tmp_path / "a", tmp_path / "b"):
+        tracker = Tracker.start(config, folder)
+        ids.append(tracker.run.id)
+        tracker.finish()
+    assert ids[0] == ids[1] != ids[2] and (tmp_path / "a" / "wandb" / "run_id").read_text() == ids[0]

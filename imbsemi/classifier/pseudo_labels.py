@@ -2,7 +2,6 @@
 (``.npz`` arrays + ``.json`` provenance sidecar, both written atomically)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -13,7 +12,7 @@ from torch import nn
 
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.errors import DataError
-from imbsemi.io import atomic_write, read_pickle, write_json
+from imbsemi.io import atomic_write, read_json, read_npz, read_pickle, write_json
 
 
 @dataclass(frozen=True)
@@ -40,18 +39,15 @@ class PseudoLabels:
         if Path(path).suffix in (".pickle", ".pkl"):
             return cls.load_original(Path(path))
         path, sidecar = Path(path), Path(path).with_suffix(".json")
-        for file in (path, sidecar):
-            if not file.is_file():
-                raise DataError(f"pseudo-label file {file} does not exist")
-        try:
-            with np.load(path) as arrays:
-                labels, confidences = arrays["labels"], arrays["confidences"]
-                probabilities = arrays["probabilities"] if "probabilities" in arrays.files else None
-            provenance = json.loads(sidecar.read_text())
-        except KeyError as err:
-            raise DataError(f"pseudo-label file {path}: missing array {err}; expected labels, confidences") from err
-        except (OSError, ValueError) as err:
-            raise DataError(f"pseudo-label file {path} or {sidecar} cannot be read: {err}") from err
+        arrays = read_npz(path, "pseudo-label")
+        missing = sorted({"labels", "confidences"} - set(arrays))
+        if missing:
+            raise DataError(f"pseudo-label file {path}: missing array {', '.join(missing)}; "
+                            f"expected labels, confidences (and optionally probabilities)")
+        if not sidecar.is_file():
+            raise DataError(f"pseudo-label file {sidecar} does not exist (the provenance of {path.name})")
+        labels, confidences, probabilities = arrays["labels"], arrays["confidences"], arrays.get("probabilities")
+        provenance = read_json(sidecar)
         if labels.ndim != 1 or labels.dtype.kind not in "iu" or confidences.shape != labels.shape:
             raise DataError(f"pseudo-label file {path}: expected integer labels (N,) and confidences (N,), "
                             f"got {labels.dtype} {labels.shape} and {confidences.shape}")

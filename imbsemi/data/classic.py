@@ -2,31 +2,72 @@
 served by a torch DataLoader in worker processes (``data.loader: torch``)."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import random
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import transforms
 
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.augment import ViewParams
+from imbsemi.data.loader import stream_seed
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """The ``(epoch, index)`` keys of one epoch: a permutation of ``size`` images or, with ``weights``,
+    ``size`` draws with replacement in proportion to them, seeded by (seed, epoch). Each pass moves
+    to the next epoch; Lightning sets the epoch before each one (``set_epoch``). A loader with workers
+    takes the first epoch's keys when its iterator is made, before that: a resumed run's loader is
+    made with the epoch it resumes at."""
+
+    def __init__(self, size: int, seed: int, weights: np.ndarray | None = None, epoch: int = 0) -> None:
+        self.size, self.seed, self.epoch = size, seed, epoch
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, 0))
+        order = (torch.randperm(self.size, generator=generator) if self.weights is None
+                 else torch.multinomial(self.weights, self.size, replacement=True, generator=generator))
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return iter([(epoch, index) for index in order.tolist()])
 
 
 class ArrayDataset(Dataset):
-    """Image i of ``arrays`` as a PIL image through ``transform``, with its target."""
+    """Image ``index`` of ``arrays`` as a PIL image through ``transform``, with its target, for the key
+    ``(epoch, index)``. The transform draws from the random streams (torch, numpy, random) seeded by
+    (seed, epoch, index), so an image's augmentation in an epoch is the same whichever worker serves
+    it, however many workers there are, and after a resume; the caller's streams are left untouched."""
 
-    def __init__(self, arrays: ImageArrays, transform: Callable[[Image.Image], object]) -> None:
-        self.images, self.targets, self.transform = arrays.images, arrays.targets, transform
+    def __init__(self, arrays: ImageArrays, transform: Callable[[Image.Image], object], seed: int) -> None:
+        self.images, self.targets, self.transform, self.seed = arrays.images, arrays.targets, transform, seed
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[object, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[object, int]:
+        epoch, index = key
         image = self.images[index]
         pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-        return self.transform(pil), int(self.targets[index])
+        item_seed = stream_seed(self.seed, epoch, index)
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(item_seed)
+                np.random.seed(item_seed)
+                random.seed(item_seed)
+                return self.transform(pil), int(self.targets[index])
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
 
 
 def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float], padding: int,
@@ -54,16 +95,17 @@ def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params
 
 def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
                    padding: int, flip: bool, workers: int, seed: int, sample_weights: np.ndarray | None = None,
-                   views: ViewParams | None = None, drop_last: bool = False) -> DataLoader:
+                   views: ViewParams | None = None, drop_last: bool = False, epoch: int = 0) -> DataLoader:
     """Shuffled (or, with ``sample_weights``, re-sampled) batches from ``workers`` processes, seeded:
     crop/flip-augmented images, or ``views.count`` SSL views per image with ``views``; the last batch
-    is partial unless ``drop_last``."""
+    is partial unless ``drop_last``. The order and each image's augmentation are functions of (seed,
+    epoch), so the epochs after a resume (``epoch``: the first one) are served as in an uninterrupted run."""
     size = arrays.image_shape[0]
     transform = (lightly_views(size, mean, std, views) if views is not None
                  else crop_flip_transforms(size, mean, std, padding, flip))
-    dataset = ArrayDataset(arrays, transform)
-    generator = torch.Generator().manual_seed(seed)
-    sampler = None if sample_weights is None else WeightedRandomSampler(
-        torch.as_tensor(sample_weights, dtype=torch.float64), len(arrays), generator=generator)
-    return DataLoader(dataset, batch_size=min(batch_size, len(arrays)), shuffle=sampler is None, sampler=sampler,
-                      drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0, generator=generator)
+    sampler = EpochSampler(len(arrays), seed, sample_weights, epoch)
+    # the generator only seeds the workers' base seed, which the per-image seeding makes irrelevant; it
+    # keeps the DataLoader from drawing on torch's global stream
+    return DataLoader(ArrayDataset(arrays, transform, seed), batch_size=min(batch_size, len(arrays)), sampler=sampler,
+                      drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
+                      generator=torch.Generator().manual_seed(seed))

@@ -80,14 +80,14 @@ class LTDataModule(pl.LightningDataModule):
         transforms (``loader: torch``)."""
         config, spec = self.splits.config, self.spec
         aug = config.augment
+        trainer = getattr(self, "trainer", None)
         if config.loader == "torch":
             if self.loss_weights is not None or self.soft_targets is not None:
                 raise DataError("data.loader: torch has no per-sample weights or soft targets; use "
                                 "data.loader: device for self_training.omega != 1 or self_training.soft")
             return classic_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
                                   aug.crop_padding, aug.flip, config.workers, self.splits.seed, self.sample_weights,
-                                  spec.views, config.drop_last)
-        trainer = getattr(self, "trainer", None)
+                                  spec.views, config.drop_last, _epoch_ahead(trainer))
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         mean, std = (torch.tensor(v, dtype=torch.float32, device=self._device()) for v in (self.splits.mean,
                                                                                           self.splits.std))
@@ -108,6 +108,12 @@ class LTDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DeviceLoader | list:
         return self.eval_loader(self.splits.val) if len(self.splits.val) else []
+
+
+def _epoch_ahead(trainer: pl.Trainer | None) -> int:
+    """The epoch a training loader made now serves first: Lightning makes it (and its workers take
+    their first keys) before it sets the sampler's epoch, so a resumed run must say where it stands."""
+    return 0 if trainer is None else trainer.fit_loop.epoch_progress.current.processed
 
 
 def _training_set(splits: LTSplits, pseudo: PseudoLabeledPool | None

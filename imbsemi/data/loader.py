@@ -14,6 +14,12 @@ from imbsemi.data.augment import Standardize
 BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
 
 
+def stream_seed(*keys: int) -> int:
+    """A 32-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, stream), independent of
+    the streams of other keys."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 class DeviceLoader:
     """Iterable of (transform(uint8 images (B, H, W, C)), int64 targets (B,)) batches.
 
@@ -70,8 +76,7 @@ class DeviceLoader:
         return shard // self.batch_size if self.drop_last else -(-shard // self.batch_size)
 
     def _generator(self, stream: int) -> torch.Generator:
-        state = np.random.SeedSequence([self.seed, self.epoch, stream]).generate_state(1)[0]
-        return torch.Generator(device=self.device).manual_seed(int(state))
+        return torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, self.epoch, stream))
 
     def epoch_batches(self) -> list[torch.Tensor]:
         """The image indices of each of this rank's batches for the next epoch (advances the epoch)."""

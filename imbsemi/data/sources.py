@@ -20,6 +20,7 @@ from imbsemi.data.folder import load_folder
 from imbsemi.data.svhn import load_svhn
 from imbsemi.data.tinyimages import load_tinyimages
 from imbsemi.errors import DataError
+from imbsemi.io import read_npz
 from imbsemi.registry import accepted_kwargs
 
 DIGITS_TEST_PER_CLASS = 50  # digits has no official test split; this fixed one is the same for every seed
@@ -65,13 +66,7 @@ def load_photos(split: str, root: str) -> ImageArrays:
 def load_npz(split: str, root: str) -> ImageArrays:
     """``root/<split>.npz`` with ``x`` uint8 (N, H, W, C), ``y`` int (N,) and optionally ``classes``."""
     path = Path(root) / f"{split}.npz"
-    if not path.is_file():
-        raise DataError(f"npz dataset: {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            content = {key: arrays[key] for key in arrays.files}
-    except (OSError, ValueError) as err:
-        raise DataError(f"npz dataset {path} is truncated or not an .npz file: {err}") from err
+    content = read_npz(path, "npz dataset")
     for key in ("x", "y"):
         if key not in content:
             raise DataError(f"npz dataset {path}: missing array {key!r}; found {sorted(content)}")

@@ -2,6 +2,7 @@
 DataConfig and seed, each built once."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
-from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.arrays import NO_LABEL, ImageArrays
 from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.errors import ConfigError, DataError
@@ -33,7 +34,11 @@ class LTSplits:
         self.source = sources.info(config.source)
         self.options = _loader_options(config)
         train = self._load(SourceRef(config.source, "train"))
-        self.test = self._load(SourceRef(config.source, "test"))
+        test = self._load(SourceRef(config.source, "test"))
+        if test.image_shape != train.image_shape:
+            raise DataError(f"the test split of {config.source} has images of shape {_shape(test)}, its training "
+                            f"split {_shape(train)}; both splits must have one image size and channel count")
+        self.test = align_classes(test, train, f"the test split of {config.source}")
         self.rngs = seed_streams(seed)
         num_classes = train.num_classes
         val_index = select_per_class(train.targets, [config.val_per_class] * num_classes, self.rngs["validation"],
@@ -69,10 +74,9 @@ class LTSplits:
         relevant, candidates = self._train_source, self._pool_candidates
         if cfg.relevant is not None:
             relevant = sources.match_shape(self._load(cfg.relevant), self.labeled.image_shape)
+            relevant = align_classes(relevant, self._train_source,
+                                     f"data.pool.relevant = {cfg.relevant.name}:{cfg.relevant.split}")
             candidates = np.arange(len(relevant))
-            if relevant.num_classes != self.num_classes:
-                raise DataError(f"data.pool.relevant = {cfg.relevant.name}:{cfg.relevant.split} has "
-                                f"{relevant.num_classes} classes; {self.config.source} has {self.num_classes}")
         irrelevant = None
         if cfg.irrelevant is not None and cfg.relevance < 1:
             irrelevant = sources.match_shape(self._load(cfg.irrelevant), self.labeled.image_shape)
@@ -100,6 +104,36 @@ class LTSplits:
                                relevance=(len(self.pool) - irrelevant) / max(len(self.pool), 1),
                                rho_u=max(relevant_counts) / min(relevant_counts) if min(relevant_counts) else None)
         return out
+
+
+def align_classes(arrays: ImageArrays, train: ImageArrays, what: str) -> ImageArrays:
+    """``arrays`` with its labels renumbered to the class names of the training split ``train``.
+
+    Raises:
+        DataError: naming each class of ``arrays`` that ``train`` lacks, or has no image of.
+    """
+    if arrays.classes == train.classes:
+        renumbered = arrays
+    else:
+        index = {name: label for label, name in enumerate(train.classes)}
+        unknown = [name for name in arrays.classes if name not in index]
+        if unknown:
+            raise DataError(f"{what} has class(es) {', '.join(map(repr, unknown))} that the training split "
+                            f"lacks; training classes: {', '.join(train.classes)}")
+        # the last entry maps NO_LABEL (-1) to itself
+        mapping = np.array([index[name] for name in arrays.classes] + [NO_LABEL], dtype=np.int64)
+        renumbered = replace(arrays, targets=mapping[arrays.targets], classes=train.classes)
+    counts = np.array(train.class_counts())
+    present = np.unique(renumbered.targets[renumbered.targets != NO_LABEL])
+    empty = [train.classes[label] for label in present if counts[label] == 0]
+    if empty:
+        raise DataError(f"{what} has images of class(es) {', '.join(map(repr, empty))}, of which the training "
+                        f"split has no image")
+    return renumbered
+
+
+def _shape(arrays: ImageArrays) -> str:
+    return "x".join(map(str, arrays.image_shape))
 
 
 def _loader_options(config: DataConfig) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from imbsemi.io import exclusive, library_versions, read_json, sha256_file, writ
 from imbsemi.models import MODELS
 from imbsemi.registry import build
 from imbsemi.released import PREFIX, resolve_checkpoint
-from imbsemi.resume import AtomicCheckpointIO, ResumeState, last_checkpoint
+from imbsemi.resume import AtomicCheckpointIO, CheckpointRoom, ResumeState, checkpoint_epoch, last_checkpoint
 from imbsemi.tracking import EpochLine, Tracker, run_dir, tracked
 
 log = logging.getLogger("imbsemi")
@@ -127,7 +127,7 @@ def start_run(config: CommonConfig, stage: str, folder: Path | None = None) -> P
         previous = read_json(record)
         same = _same_run(previous, digest, inputs)
         finished = (folder / "metrics.json").is_file()
-        trained = finished or (folder / "checkpoints").is_dir()
+        trained = finished or any(folder.rglob("*.ckpt"))  # a pipeline's are in its stages' folders
         if config.overwrite or (not same and not trained):
             shutil.rmtree(folder)
         elif not same or finished:
@@ -213,17 +213,24 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     warnings.filterwarnings("ignore", ".*val_dataloader` but have no `validation_step.*")
     # the first ModelCheckpoint is the selection ("best"); the second keeps every epoch's end for resuming
     warnings.filterwarnings("ignore", ".*configured with multiple `ModelCheckpoint` callbacks.*")
-    best = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="best", monitor=monitor,
+    checkpoints = folder / "checkpoints"
+    best = pl.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=monitor,
                                         mode="max", enable_version_counter=False)
     # every epoch's end, for resuming (ModelCheckpoint's save_last only follows the "best" saves)
-    last = pl.callbacks.ModelCheckpoint(dirpath=folder / "checkpoints", filename="last", monitor=None,
+    last = pl.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None,
                                         enable_version_counter=False)
     options = trainer_defaults(config.trainer)
     progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
-    loggers = (tracker or Tracker(None)).loggers(folder)
+    resume = last_checkpoint(folder)
+    # a run that stopped before its first checkpoint starts again: its CSV log is replaced
+    warnings.filterwarnings("ignore", ".*Experiment logs directory .* exists and is not empty.*")
+    if resume is not None:  # a resumed run finds its own checkpoints, and keeps them
+        warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
+    loggers = (tracker or Tracker(None)).loggers(folder, None if resume is None else checkpoint_epoch(resume))
     try:
         return pl.Trainer(max_epochs=epochs, default_root_dir=folder, logger=loggers, plugins=[AtomicCheckpointIO()],
-                          callbacks=[*callbacks, ResumeState(), best, last, *progress], **options)
+                          callbacks=[*callbacks, CheckpointRoom(checkpoints), ResumeState(), best, last, *progress],
+                          **options)
     except MisconfigurationException as err:
         raise ConfigError(f"trainer: {err}") from err
 

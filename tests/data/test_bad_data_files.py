@@ -62,6 +62,17 @@ def npz(**arrays: np.ndarray) -> Callable[[Path], None]:
     return lambda root: np.savez(root / "train.npz", **arrays)
 
 
+def npz_splits(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        np.savez(root / "train.npz", **train)
+        np.savez(root / "test.npz", **test)
+    return setup
+
+
+def images(n: int, side: int = 4) -> np.ndarray:
+    return np.zeros((n, side, side, 1), np.uint8)
+
+
 def loading(name: str, split: str = "train") -> Callable[[Path], object]:
     """Load with md5 checks off where the source has them (the fixtures are not the real files)."""
     verify = {"verify": False} if name in SOURCES and "verify" in accepted_options(name) else {}
@@ -112,6 +123,25 @@ CASES = [
     ("npz-missing-key", npz(x=GOOD_X), loading("npz"), DataError, ["train.npz: missing array 'y'"]),
     ("npz-label-range", npz(x=GOOD_X, y=np.array([0, 1, -1, 0])), loading("npz"), DataError,
      ["train.npz: y must be in [0, 1], got [-1, 1]"]),
+    ("npz-empty", lambda root: (root / "train.npz").write_bytes(b""), loading("npz"), DataError,
+     ["npz dataset file", "train.npz is empty (0 bytes); expected an .npz archive"]),
+    ("npz-truncated", lambda root: (npz(x=GOOD_X, y=np.zeros(4, int))(root), _truncate(root / "train.npz")),
+     loading("npz"), DataError, ["train.npz is truncated or not an .npz archive"]),
+    ("test-image-size", npz_splits({"x": images(4), "y": np.arange(4) % 2}, {"x": images(2, 8), "y": np.arange(2)}),
+     building("source=npz"), DataError, ["the test split of npz has images of shape 8x8x1, its training split 4x4x1"]),
+    ("test-channels", npz_splits({"x": images(4), "y": np.arange(4) % 2},
+                                 {"x": np.zeros((2, 4, 4, 3), np.uint8), "y": np.arange(2)}),
+     building("source=npz"), DataError, ["shape 4x4x3, its training split 4x4x1"]),
+    ("test-class-unknown", npz_splits({"x": images(4), "y": np.arange(4) % 2}, {"x": images(3), "y": np.arange(3)}),
+     building("source=npz"), DataError, ["the test split of npz has class(es) '2' that the training split lacks"]),
+    ("test-class-without-training-image",
+     npz_splits({"x": images(4), "y": np.arange(4) % 2, "classes": np.array(["a", "b", "c"])},
+                {"x": images(3), "y": np.arange(3), "classes": np.array(["a", "b", "c"])}),
+     building("source=npz"), DataError, ["has images of class(es) 'c', of which the training split has no image"]),
+    ("folder-test-class-unknown", lambda root: (write_folder(root, "train", {"ant": 2, "bee": 2}, size=4),
+                                                write_folder(root, "test", {"ant": 1, "eel": 1}, size=4)),
+     building("source=folder", "image_size=4"), DataError,
+     ["the test split of folder has class(es) 'eel' that the training split lacks; training classes: ant, bee"]),
     ("unknown-source", None, loading("imagenet"), DataError,
      ["data source 'imagenet' is unknown; registered: cifar10, cifar100, digits"]),
     ("rho-below-1", None, building("rho=0.5"), ConfigError, ["rho = 0.5: must be a finite number >= 1"]),

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formats import write_cifar10, write_cifar100, write_svhn, write_tinyimages
-from imbsemi.config import DataConfig
+from formats import write_cifar10, write_cifar100, write_folder, write_svhn, write_tinyimages
+from imbsemi.config import CommonConfig, DataConfig
 from imbsemi.config_files import load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.splits import LTSplits
@@ -17,6 +17,7 @@ from imbsemi.data.longtail import class_counts, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.data.sources import load
 from imbsemi.errors import DataError
+from imbsemi.stages.data import data_summary
 
 
 def datamodule(tmp_path: Path, *overrides: str, seed: int = 0) -> LTSplits:
@@ -143,3 +144,15 @@ def test_original_pseudo_label_pickle_labels_the_pool_by_source_index(tmp_path: 
         pickle.dump({"extrapolated_targets": predictions[:100]}, handle)
     with pytest.raises(DataError, match="short.pickle has 100 labels; the pool uses image"):
         PseudoLabels.load(tmp_path / "short.pickle").for_pool(module.pool, tmp_path / "short.pickle")
+
+
+def test_a_test_split_missing_a_class_is_renumbered_by_class_name(tmp_path: Path) -> None:
+    write_folder(tmp_path, "train", {"ant": 3, "bee": 3, "cat": 3}, size=4)
+    write_folder(tmp_path, "test", {"ant": 1, "cat": 2}, size=4)
+    config = load_config(DataConfig, None, [f"root={tmp_path}", "source=folder", "image_size=4", "val_per_class=0",
+                                            "rho=1", "n_max=2", "pool.size_factor=0.5"])
+    splits = LTSplits(config, 0)
+    assert splits.test.classes == ("ant", "bee", "cat") and splits.test.targets.tolist() == [0, 2, 2]
+    summary = data_summary(CommonConfig(data=config))
+    assert summary[2:5] == [f"{label:<8}{test:>12}{0:>12}{2:>12}{1:>12}"
+                            for label, test in enumerate([1, 0, 2])]
