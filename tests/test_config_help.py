@@ -132,8 +132,10 @@ def test_load_any_config_overrides_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_any_config(mixed, [])
     assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
-                              "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, evaluate, pipeline")
-    with pytest.raises(ConfigError, match=r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"):
+                              "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, "
+                              "evaluate, pipeline")
+    expected = r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"
+    with pytest.raises(ConfigError, match=expected):
         load_any_config(None, ["data.rho=0.5"])
 
 

@@ -117,6 +117,7 @@ def test_selection_window_last_epoch_and_test_curve(tmp_path: Path) -> None:
     with open(tmp_path / "finetune" / "window" / "logs" / "metrics.csv") as handle:
         rows = [row for row in csv.DictReader(handle) if row.get("test/few")]
     assert [int(row["epoch"]) for row in rows] == list(range(20))
-    assert max(float(row["test/balanced_acc"]) for row in rows) == pytest.approx(metrics["test_curve_best"]["balanced_acc"])
+    best = max(float(row["test/balanced_acc"]) for row in rows)
+    assert best == pytest.approx(metrics["test_curve_best"]["balanced_acc"])
     last = finetune(tmp_path, "last", "epochs=3", "selection=last")
     assert last["selected_epoch"] == 2 and last["test"] == last["test_last"]

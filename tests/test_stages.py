@@ -62,7 +62,8 @@ def test_ssp_exports_a_backbone_without_head(stage_outputs: dict[str, Path]) -> 
 
 def test_finetune_starts_from_every_ssp_tensor(stage_outputs: dict[str, Path]) -> None:
     metrics = json.loads((stage_outputs["model"].parent / "metrics.json").read_text())
-    assert metrics["init"]["report"] == "imbsemi layout: backbone 186/186 tensors loaded; head dropped (not in the checkpoint)"
+    assert metrics["init"]["report"] == ("imbsemi layout: backbone 186/186 tensors loaded; "
+                                         "head dropped (not in the checkpoint)")
     assert len(metrics["test"]["per_class_acc"]) == 10
     manifest = json.loads((stage_outputs["model"].parent / "data_manifest.json").read_text())
     assert manifest["labeled"]["class_counts"] == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]

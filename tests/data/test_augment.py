@@ -110,7 +110,8 @@ def test_brightness_factor_range() -> None:
 
 def test_two_views_differ_and_have_the_input_shape() -> None:
     images = torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8)
-    first, second = AugmentedViews(torch.full((3,), 0.5), torch.full((3,), 0.5))(images, torch.Generator().manual_seed(0))
+    views = AugmentedViews(torch.full((3,), 0.5), torch.full((3,), 0.5))
+    first, second = views(images, torch.Generator().manual_seed(0))
     assert first.shape == second.shape == (64, 3, 32, 32)
     assert ((first - second).abs().flatten(1).amax(1) > 0.01).all()
 

@@ -90,7 +90,8 @@ def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path
         config = load_config(FinetuneConfig, CONFIGS / "finetune/ce_digits.yaml",
                              [*FAST, f"out_dir={tmp_path}", f"name=from_{method}", f"init={backbone}"])
         metrics = run_finetune(config).metrics
-        assert metrics["init"]["report"] == "imbsemi layout: backbone 186/186 tensors loaded; head dropped (not in the checkpoint)"
+        assert metrics["init"]["report"] == ("imbsemi layout: backbone 186/186 tensors loaded; "
+                                             "head dropped (not in the checkpoint)")
 
 
 def test_folder_dataset_with_resnet18_for_every_method(tmp_path: Path) -> None:
@@ -106,7 +107,8 @@ def test_folder_dataset_with_resnet18_for_every_method(tmp_path: Path) -> None:
         assert read_checkpoint(backbone)["arch"] == "resnet18"
         finetune = load_config(FinetuneConfig, CONFIGS / "finetune/ce_folder.yaml", [*data, f"init={backbone}"])
         metrics = run_finetune(finetune, tmp_path / "finetune" / f"from_{method}").metrics
-        assert metrics["init"]["report"] == "imbsemi layout: backbone 120/120 tensors loaded; head dropped (not in the checkpoint)"
+        assert metrics["init"]["report"] == ("imbsemi layout: backbone 120/120 tensors loaded; "
+                                             "head dropped (not in the checkpoint)")
 
 
 @pytest.mark.slow
