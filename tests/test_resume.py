@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,8 +17,10 @@ from conftest import CONFIGS, FAST, ROOT
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.config import FinetuneConfig, PseudolabelConfig, SSPConfig
 from imbsemi.config_files import load_config
+from imbsemi.data.sources import load
 from imbsemi.errors import ConfigError
 from imbsemi.stages import run_finetune, run_pseudolabel, run_ssp
+from imbsemi.stages.pipeline import run_or_reuse
 
 RUN = ("import sys; from imbsemi.config import {cls}; from imbsemi.config_files import load_config; "
        "from imbsemi.stages import {stage}; {stage}(load_config({cls}, sys.argv[1], sys.argv[2:]))")
@@ -155,3 +158,24 @@ def test_finished_runs_are_reused_and_other_configs_refused(fast_config, tmp_pat
         run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=typo",
                                  "trainer.limit_train_batches=-1"))
     assert run_finetune(fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=typo")).metrics["test"]
+
+
+def test_a_finished_run_is_not_reused_once_its_data_files_changed(fast_config, tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "test"):
+        digits = load("digits", split, "")
+        np.savez(data / f"{split}.npz", x=digits.images, y=digits.targets)
+    config = fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run", "data.source=npz",
+                         f"data.root={data}")
+    assert not run_or_reuse(run_finetune, config, "finetune").reused
+    assert run_or_reuse(run_finetune, config, "finetune").reused
+    with np.load(data / "test.npz") as test:  # the same labels, other pixels
+        np.savez(data / "test.npz", x=255 - test["x"], y=test["y"])
+    with caplog.at_level("WARNING", logger="imbsemi"):
+        with pytest.raises(ConfigError, match=r"run folder .*run holds a finished run"):
+            run_finetune(config)
+        assert not run_or_reuse(run_finetune, config, "finetune").reused  # the pipeline recomputes it
+    assert "differ from the splits its config builds now" in caplog.text
+    assert run_or_reuse(run_finetune, config, "finetune").reused

@@ -87,7 +87,8 @@ class LTSplits:
         return pool
 
     def manifest(self) -> dict[str, Any]:
-        """Per-class counts, index hashes and fingerprints of every split built so far."""
+        """Per-class counts, index, fingerprint (provenance and targets) and pixel hashes of every split
+        built so far."""
         splits = {"test": self.test, "validation": self.val, "labeled": self.labeled}
         if "pool" in self.__dict__:
             splits["pool"] = self.pool
@@ -96,7 +97,7 @@ class LTSplits:
             out[name] = {"size": len(arrays), "class_counts": arrays.class_counts(),
                          "sources": list(arrays.provenance.sources),
                          "indices_sha256": sha256_arrays(arrays.provenance.source_id, arrays.provenance.index),
-                         "fingerprint": arrays.fingerprint()}
+                         "fingerprint": arrays.fingerprint(), "pixels_sha256": sha256_arrays(arrays.images)}
         if "pool" in splits:
             irrelevant = int((self.pool.targets < 0).sum())
             relevant_counts = self.pool.class_counts()

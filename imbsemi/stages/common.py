@@ -2,6 +2,7 @@
 building, and the exported model file."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -94,8 +95,24 @@ def _holds_run_of(folder: Path, config: CommonConfig, finished: bool) -> bool:
 
 def completed(folder: Path, config: CommonConfig) -> bool:
     """True when ``folder`` holds a finished run of ``config`` with the same input files (their sha256
-    as recorded when the run started)."""
-    return _holds_run_of(folder, config, finished=True)
+    as recorded when the run started) and the same data (``data_unchanged``)."""
+    return _holds_run_of(folder, config, finished=True) and data_unchanged(folder, config)
+
+
+def data_unchanged(folder: Path, config: CommonConfig) -> bool:
+    """True unless the splits ``config`` builds now differ from those recorded in ``folder``'s
+    data_manifest.json (counts, indices, targets, pixels): the data files changed under the run."""
+    record = folder / "data_manifest.json"
+    if not record.is_file():
+        return True
+    recorded, splits = read_json(record), make_splits(config)
+    if "pool" in recorded:
+        _ = splits.pool
+    if json.loads(json.dumps(splits.manifest())) == recorded:
+        return True
+    log.warning("the data of %s differ from the splits its config builds now (%s): its run is not reused",
+                folder, record)
+    return False
 
 
 def finished_run(config: CommonConfig, stage: str, folder: Path | None = None) -> StageResult | None:

@@ -98,7 +98,8 @@ def _run_stages(config: PipelineConfig, folder: Path, shared: Path | None, track
     figure = folder / "figures" / "per_class_vs_size.png"
     plots.per_class_bars(figure, metrics["train_counts"], {v: reports[v]["per_class_acc"] for v in VARIANTS},
                          "per-class test accuracy")
-    manifest = read_json(self_trained.folder / "data_manifest.json")
+    manifest = read_json(self_trained.folder / "data_manifest.json")  # the pool's included
+    write_json(folder / "data_manifest.json", manifest)  # what decides whether this run is reused
     track.add_config({"data_manifest": manifest})
     summary = prefixed("data", data_summary(manifest))
     for name, result in stages.items():
