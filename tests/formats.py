@@ -1,6 +1,7 @@
 """Writers of miniature data files in the exact on-disk formats imbsemi reads."""
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -80,3 +81,28 @@ def write_folder(root: Path, split: str, per_class: dict[str, int], size: int = 
         for i in range(count):
             pixels = np.full((size, size, 3), 20 * label + i, dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"{i}.png")
+
+
+def write_split_files(root: Path, counts: dict[str, list[int]], size: int = 36, prefix: str = "ImageNet_LT") -> None:
+    """A miniature ImageNet-LT / iNaturalist-2018 tree: ``root/<split>/c<label>/<i>.jpg`` (RGB JPEGs whose
+    brightness codes the label), listed in both split-file formats: ``<prefix>_<split>.txt`` lines
+    ``<split>/c<label>/<i>.jpg <label>`` and iNat-style ``<split>2018.json`` annotations."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    categories = [{"id": label, "name": f"species {label}", "supercategory": "Plantae"}
+                  for label in range(len(next(iter(counts.values()))))]
+    for split, per_class in counts.items():
+        lines, images, annotations = [], [], []
+        for label, count in enumerate(per_class):
+            for i in range(count):
+                relative = f"{split}/c{label}/{i}.jpg"
+                (root / relative).parent.mkdir(parents=True, exist_ok=True)
+                pixels = rng.integers(0, 40, size=(size, size, 3)) + 50 * label
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(root / relative, quality=90)
+                lines.append(f"{relative} {label}\n")
+                images.append({"id": len(images) + 1, "file_name": relative, "width": size, "height": size})
+                annotations.append({"id": len(annotations) + 1, "image_id": images[-1]["id"], "category_id": label})
+        (root / f"{prefix}_{split}.txt").write_text("".join(lines))
+        (root / f"{split}2018.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                             "categories": categories}))

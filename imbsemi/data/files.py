@@ -1,0 +1,72 @@
+"""ImageFiles: images that stay on disk (JPEG/PNG files under a root), decoded when served: the data
+currency of datasets too large for memory (ImageNet-LT, iNaturalist 2018)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from imbsemi.data.arrays import NO_LABEL
+from imbsemi.errors import DataError
+from imbsemi.io import sha256_arrays
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Image files ``root / paths[i]`` with int64 targets (N,), class names and the split file they
+    were listed in (``lines[i]``: the 1-based ``unit`` (line, or images entry) of image i there, for
+    error messages)."""
+    root: Path
+    paths: np.ndarray
+    targets: np.ndarray
+    classes: tuple[str, ...]
+    listing: str
+    lines: np.ndarray
+    unit: str = "line"
+
+    def __post_init__(self) -> None:
+        n = len(self.paths)
+        if self.targets.shape != (n,) or self.lines.shape != (n,):
+            raise DataError(f"{self.listing}: expected {n} targets and line numbers")
+        labeled = self.targets[self.targets != NO_LABEL]
+        if len(labeled) and (labeled.min() < 0 or labeled.max() >= len(self.classes)):
+            raise DataError(f"{self.listing}: labels must be in [0, {len(self.classes) - 1}], "
+                            f"got [{labeled.min()}, {labeled.max()}]")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        """Channels of a served image: files are decoded as RGB."""
+        return 3
+
+    def path(self, index: int) -> Path:
+        return self.root / str(self.paths[index])
+
+    def subset(self, indices: np.ndarray) -> "ImageFiles":
+        """The files at ``indices``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return replace(self, paths=self.paths[indices], targets=self.targets[indices], lines=self.lines[indices])
+
+    def class_counts(self) -> list[int]:
+        """Images per class, in label order."""
+        labeled = self.targets[self.targets != NO_LABEL]
+        return np.bincount(labeled, minlength=self.num_classes).tolist()
+
+    def fingerprint(self) -> str:
+        """Hash of the paths and targets: equal iff the same files in the same order."""
+        return sha256_arrays("\n".join(map(str, self.paths)), self.targets)
+
+    def check_exist(self) -> None:
+        """Raise a DataError naming the split file, line and path of the first missing image."""
+        missing = [i for i in range(len(self)) if not self.path(i).is_file()]
+        if missing:
+            first = missing[0]
+            raise DataError(f"{self.listing} {self.unit} {self.lines[first]}: image {self.path(first)} does not exist"
+                            + (f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""))
