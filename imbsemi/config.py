@@ -54,13 +54,23 @@ class AugmentConfig:
     crop_padding: int = setting(4, "random crop after zero padding by this many pixels per side (0: no crop)",
                                 at_least(0))
     flip: bool = setting(True, "random horizontal flip with probability 0.5")
+    crop_size: int = setting(224, "split-file sources: side of the random resized crop (training) and of the "
+                                  "centre crop (evaluation)", at_least(1))
+    resize: int = setting(256, "split-file sources: evaluation resizes the shorter side to this, then centre-crops",
+                          at_least(1))
+    min_scale: float = setting(0.08, "split-file sources: smallest area share of a random resized crop",
+                               (lambda v: 0 < v <= 1, "must be in (0, 1]"))
+    color_jitter: float = setting(0.4, "split-file sources: brightness, contrast and saturation jitter strength "
+                                       "(0: none, as the iNaturalist recipe)", at_least(0))
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which images, and how the long-tailed labeled set, validation split and pool are drawn."""
-    source: str = setting("digits", "registered data source of the labeled set and the default pool")
-    root: str = setting("data", "folder the data files are read from (and downloaded to)")
+    source: str = setting("digits", "registered data source of the labeled set and the default pool, or a "
+                                    "split-file dataset used as it is: imagenet_lt, places_lt, inat2018")
+    root: str = setting("data", "folder the data files are read from (and downloaded to); for split-file "
+                                "sources, where the split files and the image paths they list start")
     imb_type: Literal["exp", "step", "uniform"] = setting(
         "exp", "class counts: exponential decay, half n_max / half n_max / rho, or n_max for every class")
     rho: float = setting(10.0, "imbalance ratio n_max / n_min of the labeled set", finite_at_least(1))
@@ -73,10 +83,14 @@ class DataConfig:
     image_size: int = setting(32, "side in pixels that folder images are resized to", at_least(1))
     loader: Literal["device", "torch"] = setting(
         "device", "device: images stay on the training device, whole batches augmented; torch: Dataset + "
-                  "DataLoader with PIL transforms")
+                  "DataLoader with per-image transforms (split-file sources: the only path, decoding in workers)")
     workers: int = setting(4, "DataLoader worker processes of loader: torch", at_least(0))
     drop_last: bool = setting(False, "leave each epoch's last partial batch out (fixed batch shapes); default: "
                                      "every image every epoch, as the original")
+    splits: dict[str, str] = setting(doc="split-file sources: split files by split (train, val, test; a .txt list "
+                                         "or an iNat-style .json), relative to root ({}: the source's)",
+                                     check=(lambda v: set(v) <= {"train", "val", "test"},
+                                            "keys must be among train, val, test"), factory=dict)
     pool: PoolConfig = setting(factory=PoolConfig)
     augment: AugmentConfig = setting(factory=AugmentConfig)
 

@@ -14,6 +14,7 @@ import yaml
 
 from imbsemi.config import (RESERVED_TRAINER_KEYS, STAGE_CONFIGS, CommonConfig, EvaluateConfig, FinetuneConfig,
                             PipelineConfig, PseudolabelConfig, SSPConfig)
+from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.dataclass_yaml import deep_merge, from_dict, parse_overrides, read_yaml_with_base, set_dotted
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write
@@ -48,7 +49,7 @@ def inert_keys(config: Any) -> dict[str, str]:
 
     They are left out of :func:`config_hash` (a base classifier is the same run whatever the pool
     settings) and overriding one on the command line is an error rather than a silent no-op."""
-    reasons: dict[str, str] = {}
+    reasons: dict[str, str] = _data_inert_keys(config.data) if isinstance(config, CommonConfig) else {}
     if isinstance(config, SSPConfig):
         reasons["data.pool"] = "self-supervised pre-training reads the labeled images only, never the pool"
     if isinstance(config, FinetuneConfig):
@@ -63,6 +64,21 @@ def inert_keys(config: Any) -> dict[str, str]:
     if isinstance(config, EvaluateConfig):
         reasons["data.pool"] = "evaluation reads the test split only"
     return reasons
+
+
+FILE_ONLY_KEYS = ("data.splits", "data.augment.crop_size", "data.augment.resize", "data.augment.min_scale",
+                  "data.augment.color_jitter")
+SAMPLED_ONLY_KEYS = ("data.pool", "data.imb_type", "data.rho", "data.n_max", "data.val_per_class", "data.download",
+                     "data.verify", "data.image_size", "data.augment.crop_padding")
+
+
+def _data_inert_keys(data: Any) -> dict[str, str]:
+    """The data keys a source cannot read: split-file datasets are used as their files define them (no
+    sub-sampling, pool or padded crops); the other sources have no split files or resized crops."""
+    if data.source in FILE_SOURCES:
+        return {key: f"data.source = {data.source} is a split-file dataset, used as its split files define it"
+                for key in SAMPLED_ONLY_KEYS}
+    return {key: f"only split-file sources ({', '.join(FILE_SOURCES)}) read it" for key in FILE_ONLY_KEYS}
 
 
 def _names(message: str, key: str) -> bool:

@@ -31,6 +31,15 @@ RESUME_HINT = ("interrupted ({signal}): finished stages and the last epoch's che
                "command again to resume")
 
 
+def _own_message(err: ImbsemiError) -> str:
+    """The message of ``err``; raised in a DataLoader worker, torch re-raises it with the worker's
+    traceback in the message, whose last line is the original ``module.Class: message``."""
+    text = str(err)
+    if "Original Traceback" not in text:
+        return text
+    return text.strip().splitlines()[-1].split(": ", 1)[-1]
+
+
 def user_errors_to_exit(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
     """Wrap a command's ``main(argv) -> status``: an ImbsemiError becomes ``error: ...`` on stderr with
     exit status 2 (no traceback); SIGINT (Ctrl-C) and SIGTERM stop with a line saying how to resume and
@@ -47,7 +56,7 @@ def user_errors_to_exit(main: Callable[[Sequence[str] | None], int]) -> Callable
         try:
             return main(argv)
         except ImbsemiError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {_own_message(err)}", file=sys.stderr)
             return 2
         except (KeyboardInterrupt, SystemExit) as stop:
             if isinstance(stop, KeyboardInterrupt) or received:

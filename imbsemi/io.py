@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-import torch
 
 from imbsemi.errors import DataError, DiskFullError
 
@@ -65,6 +63,8 @@ def _mib(size: int) -> str:
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` atomically, after checking that the disk has room for it (serialised in
     memory first: torch reports a failed write to a file only as an opaque RuntimeError)."""
+    import torch
+
     path, buffer = Path(path), io.BytesIO()
     torch.save(obj, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +183,8 @@ def read_json(path: str | os.PathLike) -> Any:
 def read_npz(path: Path, what: str) -> dict[str, Any]:
     """All arrays of the .npz ``path`` (no pickles), with a clear error for a missing, empty,
     truncated or foreign file."""
+    import numpy as np  # lazily, as torch below: loading a config imports neither
+
     if not path.is_file():
         raise DataError(f"{what} file {path} does not exist")
     if path.stat().st_size == 0:

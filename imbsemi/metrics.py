@@ -31,10 +31,14 @@ def shot_thresholds(train_counts: Sequence[int]) -> tuple[float, float]:
     return n_min * rho ** (2 / 3), n_min * rho ** (1 / 3)
 
 
+CONFUSION_MAX_CLASSES = 100
+
+
 def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_counts: Sequence[int],
                           thresholds: Sequence[float] | None = None) -> dict:
     """Accuracy, balanced accuracy (mean per-class recall), per-class accuracy (recall) and precision
-    (None for a class never predicted), the confusion matrix (rows: true class) and shot groups.
+    (None for a class never predicted), the confusion matrix (rows: true class; None past
+    CONFUSION_MAX_CLASSES classes, where it would dwarf everything else) and shot groups.
 
     Args:
         preds, targets: int64 (N,) predicted and true labels.
@@ -59,7 +63,7 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_coun
         "balanced_acc": sum(present) / len(present) if present else math.nan,
         "per_class_acc": per_class,
         "per_class_precision": precision,
-        "confusion": confusion.long().tolist(),
+        "confusion": confusion.long().tolist() if num_classes <= CONFUSION_MAX_CLASSES else None,
         "shot_groups": groups,
         "shot_thresholds": [many_above, few_below],
     }

@@ -105,3 +105,13 @@ def test_resolved_config_is_saved_in_the_run_folder(tmp_path: Path) -> None:
     saved = yaml.safe_load((folder / "config.yaml").read_text())
     assert saved["data"]["rho"] == 20.0 and saved["method"]["kwargs"]["crop_scale"] == 0.2
     assert load_config(SSPConfig, folder / "config.yaml") == config
+
+
+def test_loading_a_config_imports_neither_torch_nor_numpy() -> None:
+    """So that --help and config errors are instant."""
+    import subprocess
+    import sys
+
+    code = "import sys, imbsemi.config_files; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

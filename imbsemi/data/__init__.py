@@ -1,4 +1,1 @@
-"""Data layer: sources -> long-tailed selection -> pools -> device-resident batches."""
-from imbsemi.data.sources import SOURCES as DATASETS
-
-__all__ = ["DATASETS"]
+"""Data layer: sources -> long-tailed selection -> pools -> batches (in memory, or split files streamed from disk)."""

@@ -3,6 +3,7 @@ served by a torch DataLoader in worker processes (``data.loader: torch``)."""
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -13,7 +14,7 @@ from torchvision import transforms
 
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.augment import ViewParams
-from imbsemi.data.loader import stream_seed
+from imbsemi.data.longtail import stream_seed
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -41,11 +42,28 @@ class EpochSampler(Sampler[tuple[int, int]]):
         return iter([(epoch, index) for index in order.tolist()])
 
 
+@contextmanager
+def seeded_streams(*keys: int) -> Iterator[None]:
+    """Run the block with torch's, numpy's and Python's global random streams seeded by ``keys`` (e.g.
+    seed, epoch, image index), and give the caller's streams back afterwards."""
+    item_seed = stream_seed(*keys)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed)
+            np.random.seed(item_seed)
+            random.seed(item_seed)
+            yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
 class ArrayDataset(Dataset):
     """Image ``index`` of ``arrays`` as a PIL image through ``transform``, with its target, for the key
-    ``(epoch, index)``. The transform draws from the random streams (torch, numpy, random) seeded by
-    (seed, epoch, index), so an image's augmentation in an epoch is the same whichever worker serves
-    it, however many workers there are, and after a resume; the caller's streams are left untouched."""
+    ``(epoch, index)``. The transform draws from the random streams seeded by (seed, epoch, index)
+    (``seeded_streams``), so an image's augmentation in an epoch is the same whichever worker serves
+    it, however many workers there are, and after a resume."""
 
     def __init__(self, arrays: ImageArrays, transform: Callable[[Image.Image], object], seed: int) -> None:
         self.images, self.targets, self.transform, self.seed = arrays.images, arrays.targets, transform, seed
@@ -57,17 +75,21 @@ class ArrayDataset(Dataset):
         epoch, index = key
         image = self.images[index]
         pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-        item_seed = stream_seed(self.seed, epoch, index)
-        numpy_state, python_state = np.random.get_state(), random.getstate()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(item_seed)
-                np.random.seed(item_seed)
-                random.seed(item_seed)
-                return self.transform(pil), int(self.targets[index])
-        finally:
-            np.random.set_state(numpy_state)
-            random.setstate(python_state)
+        with seeded_streams(self.seed, epoch, index):
+            return self.transform(pil), int(self.targets[index])
+
+
+def epoch_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, sample_weights: np.ndarray | None,
+                 drop_last: bool, epoch: int) -> DataLoader:
+    """A DataLoader over the ``(epoch, index)`` keys of an EpochSampler (from ``epoch`` on), in
+    ``workers`` persistent processes."""
+    size = len(dataset)  # type: ignore[arg-type]
+    # the generator only seeds the workers' base seed, which the per-image seeding makes irrelevant; it
+    # keeps the DataLoader from drawing on torch's global stream
+    sampler = EpochSampler(size, seed, sample_weights, epoch)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=min(batch_size, size), sampler=sampler, drop_last=drop_last,
+                      num_workers=workers, persistent_workers=workers > 0, generator=generator)
 
 
 def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float], padding: int,
@@ -103,9 +125,5 @@ def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], 
     size = arrays.image_shape[0]
     transform = (lightly_views(size, mean, std, views) if views is not None
                  else crop_flip_transforms(size, mean, std, padding, flip))
-    sampler = EpochSampler(len(arrays), seed, sample_weights, epoch)
-    # the generator only seeds the workers' base seed, which the per-image seeding makes irrelevant; it
-    # keeps the DataLoader from drawing on torch's global stream
-    return DataLoader(ArrayDataset(arrays, transform, seed), batch_size=min(batch_size, len(arrays)), sampler=sampler,
-                      drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
-                      generator=torch.Generator().manual_seed(seed))
+    return epoch_loader(ArrayDataset(arrays, transform, seed), batch_size, workers, seed, sample_weights, drop_last,
+                        epoch)

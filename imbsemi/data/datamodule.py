@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader
 from imbsemi.data.arrays import ImageArrays, concat
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, ViewParams
 from imbsemi.data.classic import classic_loader
+from imbsemi.data.file_loader import file_train_loader
+from imbsemi.data.files import ImageFiles
 from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
@@ -81,6 +83,10 @@ class LTDataModule(pl.LightningDataModule):
         config, spec = self.splits.config, self.spec
         aug = config.augment
         trainer = getattr(self, "trainer", None)
+        if isinstance(self.train_set, ImageFiles):
+            return file_train_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
+                                     self.splits.seed, self.sample_weights, config.drop_last, _epoch_ahead(trainer),
+                                     spec.views)
         if config.loader == "torch":
             if self.loss_weights is not None or self.soft_targets is not None:
                 raise DataError("data.loader: torch has no per-sample weights or soft targets; use "

@@ -13,10 +13,24 @@ from imbsemi.io import sha256_arrays
 
 
 @dataclass(frozen=True)
+class FileRecipe:
+    """How split-file images are served (the ImageNet recipes of Kang et al. and the original code):
+    training RandomResizedCrop(crop_size, scale=(min_scale, 1)) + horizontal flip (``flip``) + colour jitter
+    (brightness, contrast, saturation); evaluation resize of the shorter side to ``resize`` + centre
+    crop; JPEG decoding in ``workers`` DataLoader processes."""
+    crop_size: int = 224
+    resize: int = 256
+    min_scale: float = 0.08
+    color_jitter: float = 0.4
+    flip: bool = True
+    workers: int = 4
+
+
+@dataclass(frozen=True)
 class ImageFiles:
-    """Image files ``root / paths[i]`` with int64 targets (N,), class names and the split file they
-    were listed in (``lines[i]``: the 1-based ``unit`` (line, or images entry) of image i there, for
-    error messages)."""
+    """Image files ``root / paths[i]`` with int64 targets (N,), class names, the split file they were
+    listed in (``lines[i]``: the 1-based ``unit`` (line, or images entry) of image i there, for error
+    messages) and how they are served (``recipe``)."""
     root: Path
     paths: np.ndarray
     targets: np.ndarray
@@ -24,6 +38,7 @@ class ImageFiles:
     listing: str
     lines: np.ndarray
     unit: str = "line"
+    recipe: FileRecipe = FileRecipe()
 
     def __post_init__(self) -> None:
         n = len(self.paths)
@@ -42,9 +57,9 @@ class ImageFiles:
         return len(self.classes)
 
     @property
-    def channels(self) -> int:
-        """Channels of a served image: files are decoded as RGB."""
-        return 3
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of a served image: decoded as RGB and cropped to the recipe's size."""
+        return (self.recipe.crop_size, self.recipe.crop_size, 3)
 
     def path(self, index: int) -> Path:
         return self.root / str(self.paths[index])

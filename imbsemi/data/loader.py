@@ -2,22 +2,19 @@
 augmented in batch, with a seeded permutation per epoch, sharded across DDP ranks."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from imbsemi.accel import channels_last
 from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.file_loader import FileEvalLoader
+from imbsemi.data.files import ImageFiles
+from imbsemi.data.longtail import stream_seed
 from imbsemi.data.augment import Standardize
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
-
-
-def stream_seed(*keys: int) -> int:
-    """A 32-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, stream), independent of
-    the streams of other keys."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
 class DeviceLoader:
@@ -109,8 +106,11 @@ class DeviceLoader:
                 yield inputs, self.targets[batch], self.loss_weights[batch]
 
 
-def eval_loader(arrays: ImageArrays, mean: Sequence[float], std: Sequence[float], device: torch.device | str,
-                batch_size: int = 512) -> DeviceLoader:
-    """Batches of ``arrays`` in order on ``device``, standardised with ``mean`` / ``std``, not augmented."""
+def eval_loader(arrays: ImageArrays | ImageFiles, mean: Sequence[float], std: Sequence[float],
+                device: torch.device | str, batch_size: int = 512) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of ``arrays`` in order on ``device``, standardised with ``mean`` / ``std``, not augmented
+    (image files: decoded in worker processes, resized and centre-cropped by their recipe)."""
+    if isinstance(arrays, ImageFiles):
+        return FileEvalLoader(arrays, mean, std, device, batch_size)
     stats = (torch.tensor(v, dtype=torch.float32, device=device) for v in (mean, std))
     return DeviceLoader(arrays, batch_size, Standardize(*stats), device=device)

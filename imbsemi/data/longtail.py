@@ -15,6 +15,12 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
+def stream_seed(*keys: int) -> int:
+    """A 32-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, stream), independent of
+    the streams of other keys."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 def class_counts(n_max: float, num_classes: int, rho: float, imb_type: str) -> list[int]:
     """Labeled images per class, head first (spec §3.1).
 

@@ -22,6 +22,8 @@ from imbsemi.accel import trainer_defaults
 from imbsemi.checkpoints import save_model
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, save_config
+from imbsemi.data.file_sources import FILE_SOURCES
+from imbsemi.data.file_splits import FileSplits
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError
 from imbsemi.io import exclusive, library_versions, read_json, sha256_file, write_json
@@ -252,8 +254,11 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
         raise ConfigError(f"trainer: {err}") from err
 
 
-def make_splits(config: CommonConfig) -> LTSplits:
-    """The splits of ``config.data`` for ``config.seed``."""
+def make_splits(config: CommonConfig) -> LTSplits | FileSplits:
+    """The splits of ``config.data`` for ``config.seed``: drawn from a source (LTSplits) or, for a
+    split-file dataset, as its files define them (FileSplits)."""
+    if config.data.source in FILE_SOURCES:
+        return FileSplits(config.data, config.seed)
     return LTSplits(config.data, config.seed)
 
 

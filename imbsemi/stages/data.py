@@ -7,25 +7,30 @@ import numpy as np
 
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, to_dict
+from imbsemi.data.file_splits import FileSplits
 from imbsemi.data.splits import LTSplits
 from imbsemi.io import atomic_write, write_json
 from imbsemi.stages.common import StageResult, make_splits
 
 
-def build_data(config: CommonConfig) -> LTSplits:
-    """The splits of a config of any stage, its pool included."""
+def build_data(config: CommonConfig) -> LTSplits | FileSplits:
+    """The splits of a config of any stage, its pool included (split-file datasets have none)."""
     splits = make_splits(config)
-    _ = splits.pool
+    if isinstance(splits, LTSplits):
+        _ = splits.pool
     return splits
 
 
 def summary_table(manifest: dict, num_classes: int) -> list[str]:
-    """Rows: one per class (test, validation, labeled, pool counts), a total, and the pool's relevance."""
+    """Rows: one per class (test, validation, labeled, pool counts), a total, and the pool's relevance
+    (when there is a pool)."""
     names = [n for n in ("test", "validation", "labeled", "pool") if n in manifest]
     rows = [f"{'class':<8}" + "".join(f"{name:>12}" for name in names)]
     for label in range(num_classes):
         rows.append(f"{label:<8}" + "".join(f"{manifest[n]['class_counts'][label]:>12}" for n in names))
     rows.append(f"{'total':<8}" + "".join(f"{sum(manifest[n]['class_counts']):>12}" for n in names))
+    if "pool" not in manifest:
+        return rows
     pool = manifest["pool"]
     rows.append(f"pool: {pool['size']} images, {pool['irrelevant']} irrelevant; realised relevance "
                 f"{pool['relevance']:.3f}" + (f"; shortages: {pool['shortages']}" if pool["shortages"] else ""))
@@ -35,7 +40,9 @@ def summary_table(manifest: dict, num_classes: int) -> list[str]:
 def data_summary(config: CommonConfig) -> list[str]:
     """A header line (source, rho, n_max, rho_u, relevance, seed) and ``summary_table`` of ``config``'s data."""
     splits, data = build_data(config), config.data
-    header = (f"{data.source}: rho={data.rho:g} n_max={splits.n_max:g} rho_u={data.pool.rho_u:g} "
+    header = (f"{data.source}: split files {', '.join(str(path) for path in splits.files.values())}"
+              if isinstance(splits, FileSplits) else
+              f"{data.source}: rho={data.rho:g} n_max={splits.n_max:g} rho_u={data.pool.rho_u:g} "
               f"relevance={data.pool.relevance:g} seed={config.seed}")
     return [header, *summary_table(splits.manifest(), splits.num_classes)]
 

@@ -89,10 +89,12 @@ def evaluate_knn(config: SSPConfig, backbone: Path | None, seed: int | None = No
 def write_figures(folder: Path, model: nn.Module, splits: LTSplits,
                   test_batches: Iterable[tuple[torch.Tensor, torch.Tensor]], report: dict[str, Any], seed: int) -> None:
     """figures/per_class.png (test accuracy per class vs class size), figures/confusion.png (test
-    confusion matrix) and figures/tsne.png (features of the test batches, in the test split's order)."""
+    confusion matrix, up to CONFUSION_MAX_CLASSES classes) and figures/tsne.png (features of the test
+    batches, in the test split's order)."""
     plots.per_class_bars(folder / "per_class.png", splits.counts, {"test accuracy": report["per_class_acc"]},
                          "per-class test accuracy")
-    plots.confusion_matrix(folder / "confusion.png", report["confusion"], "test confusion matrix")
+    if report["confusion"] is not None:
+        plots.confusion_matrix(folder / "confusion.png", report["confusion"], "test confusion matrix")
     model.eval()
     device = next(model.parameters()).device
     features = torch.cat([model.features(x.to(device)).float().cpu() for x, _ in test_batches])
