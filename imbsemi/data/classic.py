@@ -100,16 +100,18 @@ def crop_flip_transforms(size: int, mean: Sequence[float], std: Sequence[float],
     return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 
-def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params: ViewParams) -> Callable:
+def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params: ViewParams,
+                  blur: float = 0.0) -> Callable:
     """lightly's SSL view transform (SimCLRViewTransform, which MoCoV2Transform specialises) with the
-    ranges of ``params`` and no blur, ``params.count`` times: PIL image -> (view, ...)."""
+    ranges of ``params`` and Gaussian blur with probability ``blur``, ``params.count`` times: PIL
+    image -> (view, ...)."""
     from lightly.transforms import SimCLRViewTransform
     from lightly.transforms.multi_view_transform import MultiViewTransform
 
     view = SimCLRViewTransform(input_size=size, cj_prob=params.cj_prob, cj_bright=params.cj_bright,
                                cj_contrast=params.cj_contrast, cj_sat=params.cj_sat, cj_hue=params.cj_hue,
                                min_scale=params.min_scale, random_gray_scale=params.random_gray_scale,
-                               gaussian_blur=0.0, hf_prob=params.hf_prob,
+                               gaussian_blur=blur, hf_prob=params.hf_prob,
                                normalize={"mean": list(mean), "std": list(std)})
     transform = MultiViewTransform([view] * params.count)
     return lambda image: tuple(transform(image.convert("RGB") if len(mean) == 3 else image))

@@ -17,6 +17,10 @@ from imbsemi.data.classic import epoch_loader, lightly_views, seeded_streams
 from imbsemi.data.files import FileRecipe, ImageFiles
 from imbsemi.errors import DataError
 
+# MoCo v2's views at ImageNet scale blur half of them (spec §7.3, lightly's MoCoV2Transform); the
+# 32-px recipes of the in-memory sources leave blur out
+VIEW_BLUR = 0.5
+
 
 def train_transform(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
     """uint8 (3, H, W) -> normalised float (3, crop, crop): random resized crop, flip, colour jitter."""
@@ -67,7 +71,7 @@ def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float],
                       sample_weights: np.ndarray | None = None, drop_last: bool = False, epoch: int = 0,
                       views: ViewParams | None = None) -> DataLoader:
     """Shuffled (or re-sampled by ``sample_weights``) batches of ``files`` from ``files.recipe.workers``
-    processes: augmented by the recipe, or ``views.count`` SSL views (lightly's) per image; order and
+    processes: augmented by the recipe, or ``views.count`` SSL views (lightly's, with blur) per image; order and
     augmentation are functions of (seed, epoch), from ``epoch`` on."""
     transform = train_transform(files.recipe, mean, std) if views is None else _pil_views(files.recipe, mean, std,
                                                                                           views)
@@ -77,7 +81,7 @@ def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float],
 
 def _pil_views(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float],
                views: ViewParams) -> Callable[[torch.Tensor], Any]:
-    make_views = lightly_views(recipe.crop_size, mean, std, views)
+    make_views = lightly_views(recipe.crop_size, mean, std, views, blur=VIEW_BLUR)
     return lambda image: make_views(to_pil_image(image))
 
 

@@ -12,6 +12,7 @@ import torch
 
 from conftest import CONFIGS
 from formats import write_split_files
+from imbsemi.checkpoints import read_checkpoint
 from imbsemi.cli import finetune
 from imbsemi.config import FinetuneConfig, SSPConfig
 from imbsemi.config_files import load_config
@@ -20,6 +21,7 @@ from imbsemi.data.file_splits import FileSplits
 from imbsemi.data.files import FileRecipe
 from imbsemi.data.loader import eval_loader
 from imbsemi.errors import ConfigError, DataError
+from imbsemi.stages import run_finetune, run_ssp
 from imbsemi.stages.data import data_summary
 
 COUNTS = {"train": [24, 10, 4], "val": [3, 3, 3], "test": [4, 4, 4]}
@@ -119,3 +121,20 @@ def test_data_summary_lists_the_split_files_counts(tree: Path) -> None:
     assert rows[0].startswith(f"imagenet_lt: split files {tree / 'ImageNet_LT_train.txt'}")
     assert rows[2:6] == [f"{'0':<8}{4:>12}{3:>12}{24:>12}", f"{'1':<8}{4:>12}{3:>12}{10:>12}",
                          f"{'2':<8}{4:>12}{3:>12}{4:>12}", f"{'total':<8}{12:>12}{9:>12}{38:>12}"]
+
+
+@pytest.mark.slow
+def test_moco_v2_pretrains_on_the_files_and_cRT_tau_norm_follow_ce(tree: Path, tmp_path: Path) -> None:
+    common = [f"data.root={tree}", *SMALL, "epochs=1", "optim.batch_size=8", "trainer.enable_progress_bar=false",
+              f"out_dir={tmp_path}"]
+    ssp = run_ssp(load_config(SSPConfig, CONFIGS / "ssp/moco_v2_imagenet_lt.yaml",
+                              [*common, "method.kwargs.memory_bank_size=64", "name=moco"]))
+    assert read_checkpoint(ssp.paths["backbone"])["arch"] == "resnet50" and 0 <= ssp.metrics["last_knn_acc"] <= 1
+    ce = run_finetune(load_config(FinetuneConfig, CONFIGS / "finetune/ce_uniform_imagenet_lt.yaml",
+                                  [*common, "optim.lr=0.01", "name=ce", f"init={ssp.paths['backbone']}"]))
+    assert ce.metrics["init"]["report"].startswith("imbsemi layout: backbone 318/318 tensors loaded")
+    for relative in ("crt_imagenet_lt.yaml", "tau_norm_imagenet_lt.yaml"):
+        after = run_finetune(load_config(FinetuneConfig, CONFIGS / "finetune" / relative,
+                                         [*common, f"name={relative}", f"init={ce.paths['model']}"]))
+        assert sum(map(sum, after.metrics["test"]["confusion"])) == 12
+    assert after.metrics["tau"] in [round(0.1 * i, 1) for i in range(21)]  # picked on val
