@@ -33,8 +33,10 @@ def trainer_defaults(trainer: Mapping[str, Any]) -> dict[str, Any]:
     """Trainer options implied by the device, overridden by any the user gives in ``trainer``: on
     CUDA bf16 autocast (BatchNorm stays fp32) and cudnn autotuning; on CPU fp32 with deterministic
     algorithms, so CPU runs are bit-reproducible. Progress bars only on a terminal."""
+    # the training loaders shard themselves by rank (DeviceLoader, EpochSampler): Lightning must not
+    # swap in a DistributedSampler
     options: dict[str, Any] = {"log_every_n_steps": 1, "enable_model_summary": False,
-                               "enable_progress_bar": sys.stderr.isatty()}
+                               "enable_progress_bar": sys.stderr.isatty(), "use_distributed_sampler": False}
     if uses_cuda(trainer):
         options.update(precision="bf16-mixed", benchmark=True)
     else:

@@ -232,3 +232,22 @@ def test_classic_epochs_are_a_function_of_seed_and_epoch_whatever_the_workers() 
     np.testing.assert_array_equal(images, passes[2][0])
     np.testing.assert_array_equal(targets, passes[2][1])
     assert batches == passes[2][2] and not np.array_equal(passes[1][0], passes[2][0])
+
+
+@pytest.mark.parametrize("size, world_size, drop_last, shard", [(38, 2, False, 19), (37, 2, False, 19),
+                                                                  (37, 2, True, 18), (10, 3, False, 4)])
+def test_ranks_take_disjoint_shards_of_the_same_epoch_order(size: int, world_size: int, drop_last: bool,
+                                                            shard: int) -> None:
+    """As torch's DistributedSampler: one order per (seed, epoch), rank r takes every world_size-th key;
+    padding repeats the order's first keys, drop_last cuts the order to a multiple of world_size."""
+    from imbsemi.data.classic import EpochSampler
+
+    whole = [index for _, index in EpochSampler(size, seed=4, epoch=2)]
+    shards = [list(EpochSampler(size, seed=4, epoch=2, rank=r, world_size=world_size, drop_last=drop_last))
+              for r in range(world_size)]
+    assert all(len(keys) == shard for keys in shards) and {key[0] for keys in shards for key in keys} == {2}
+    padded = (whole * 2)[:shard * world_size]
+    for rank, keys in enumerate(shards):
+        assert [index for _, index in keys] == padded[rank::world_size]
+    if shard * world_size <= size:  # no padding: the shards are disjoint
+        assert not set(shards[0]) & set(shards[1])

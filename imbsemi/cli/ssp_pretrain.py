@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from imbsemi.cli.common import parse_config
+from imbsemi.cli.common import parse_config, report
 from imbsemi.config import SSPConfig
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages import run_folder, run_ssp
@@ -14,5 +14,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, stem = parse_config(SSPConfig, "ssp_pretrain", "Self-supervised pre-training (stage 1).", argv)
     result = run_ssp(config, run_folder(config, "ssp", stem))
     scores = {k: v for k, v in result.metrics.items() if k != "best_checkpoint"}
-    print(f"ssp_pretrain: {config.method.name} {scores}; backbone -> {result.paths['backbone']}")
+    report(f"ssp_pretrain: {config.method.name} {scores}; backbone -> {result.paths['backbone']}")
     return 0

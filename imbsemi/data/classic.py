@@ -18,28 +18,36 @@ from imbsemi.data.longtail import stream_seed
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
-    """The ``(epoch, index)`` keys of one epoch: a permutation of ``size`` images or, with ``weights``,
-    ``size`` draws with replacement in proportion to them, seeded by (seed, epoch). Each pass moves
-    to the next epoch; Lightning sets the epoch before each one (``set_epoch``). A loader with workers
-    takes the first epoch's keys when its iterator is made, before that: a resumed run's loader is
-    made with the epoch it resumes at."""
+    """The ``(epoch, index)`` keys of one epoch of this rank: a permutation of ``size`` images or, with
+    ``weights``, ``size`` draws with replacement in proportion to them, seeded by (seed, epoch) and
+    the same on every rank; rank r takes every ``world_size``-th key from the r-th, the order padded
+    with its first keys to a multiple of ``world_size`` (``drop_last``: cut to one), as torch's
+    DistributedSampler and the DeviceLoader, so every rank runs the same number of steps.
 
-    def __init__(self, size: int, seed: int, weights: np.ndarray | None = None, epoch: int = 0) -> None:
+    Each pass moves to the next epoch; Lightning sets the epoch before each one (``set_epoch``). A
+    loader with workers takes the first epoch's keys when its iterator is made, before that: a resumed
+    run's loader is made with the epoch it resumes at."""
+
+    def __init__(self, size: int, seed: int, weights: np.ndarray | None = None, epoch: int = 0, rank: int = 0,
+                 world_size: int = 1, drop_last: bool = False) -> None:
         self.size, self.seed, self.epoch = size, seed, epoch
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size
+        return self.size // self.world_size if self.drop_last else -(-self.size // self.world_size)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, 0))
         order = (torch.randperm(self.size, generator=generator) if self.weights is None
-                 else torch.multinomial(self.weights, self.size, replacement=True, generator=generator))
+                 else torch.multinomial(self.weights, self.size, replacement=True, generator=generator)).tolist()
+        total = len(self) * self.world_size
+        order = (order * -(-total // self.size))[:total]  # padded with the epoch's first keys
         epoch, self.epoch = self.epoch, self.epoch + 1
-        return iter([(epoch, index) for index in order.tolist()])
+        return iter([(epoch, index) for index in order[self.rank::self.world_size]])
 
 
 @contextmanager
@@ -80,15 +88,14 @@ class ArrayDataset(Dataset):
 
 
 def epoch_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, sample_weights: np.ndarray | None,
-                 drop_last: bool, epoch: int) -> DataLoader:
-    """A DataLoader over the ``(epoch, index)`` keys of an EpochSampler (from ``epoch`` on), in
+                 drop_last: bool, epoch: int, rank: int = 0, world_size: int = 1) -> DataLoader:
+    """A DataLoader over this rank's ``(epoch, index)`` keys of an EpochSampler (from ``epoch`` on), in
     ``workers`` persistent processes."""
-    size = len(dataset)  # type: ignore[arg-type]
+    sampler = EpochSampler(len(dataset), seed, sample_weights, epoch, rank, world_size, drop_last)  # type: ignore
     # the generator only seeds the workers' base seed, which the per-image seeding makes irrelevant; it
     # keeps the DataLoader from drawing on torch's global stream
-    sampler = EpochSampler(size, seed, sample_weights, epoch)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=min(batch_size, size), sampler=sampler, drop_last=drop_last,
+    return DataLoader(dataset, batch_size=min(batch_size, max(len(sampler), 1)), sampler=sampler, drop_last=drop_last,
                       num_workers=workers, persistent_workers=workers > 0, generator=generator)
 
 
@@ -119,13 +126,15 @@ def lightly_views(size: int, mean: Sequence[float], std: Sequence[float], params
 
 def classic_loader(arrays: ImageArrays, batch_size: int, mean: Sequence[float], std: Sequence[float],
                    padding: int, flip: bool, workers: int, seed: int, sample_weights: np.ndarray | None = None,
-                   views: ViewParams | None = None, drop_last: bool = False, epoch: int = 0) -> DataLoader:
+                   views: ViewParams | None = None, drop_last: bool = False, epoch: int = 0, rank: int = 0,
+                   world_size: int = 1) -> DataLoader:
     """Shuffled (or, with ``sample_weights``, re-sampled) batches from ``workers`` processes, seeded:
     crop/flip-augmented images, or ``views.count`` SSL views per image with ``views``; the last batch
     is partial unless ``drop_last``. The order and each image's augmentation are functions of (seed,
-    epoch), so the epochs after a resume (``epoch``: the first one) are served as in an uninterrupted run."""
+    epoch), so the epochs after a resume (``epoch``: the first one) are served as in an uninterrupted run;
+    under DDP each ``rank`` of ``world_size`` serves its own shard (EpochSampler)."""
     size = arrays.image_shape[0]
     transform = (lightly_views(size, mean, std, views) if views is not None
                  else crop_flip_transforms(size, mean, std, padding, flip))
     return epoch_loader(ArrayDataset(arrays, transform, seed), batch_size, workers, seed, sample_weights, drop_last,
-                        epoch)
+                        epoch, rank, world_size)

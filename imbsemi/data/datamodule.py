@@ -83,18 +83,18 @@ class LTDataModule(pl.LightningDataModule):
         config, spec = self.splits.config, self.spec
         aug = config.augment
         trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         if isinstance(self.train_set, ImageFiles):
             return file_train_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
                                      self.splits.seed, self.sample_weights, config.drop_last, _epoch_ahead(trainer),
-                                     spec.views)
+                                     spec.views, rank, world)
         if config.loader == "torch":
             if self.loss_weights is not None or self.soft_targets is not None:
                 raise DataError("data.loader: torch has no per-sample weights or soft targets; use "
                                 "data.loader: device for self_training.omega != 1 or self_training.soft")
             return classic_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
                                   aug.crop_padding, aug.flip, config.workers, self.splits.seed, self.sample_weights,
-                                  spec.views, config.drop_last, _epoch_ahead(trainer))
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+                                  spec.views, config.drop_last, _epoch_ahead(trainer), rank, world)
         mean, std = (torch.tensor(v, dtype=torch.float32, device=self._device()) for v in (self.splits.mean,
                                                                                           self.splits.std))
         if spec.views is not None:

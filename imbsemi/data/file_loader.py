@@ -69,14 +69,14 @@ class FileDataset(Dataset):
 
 def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float], std: Sequence[float], seed: int,
                       sample_weights: np.ndarray | None = None, drop_last: bool = False, epoch: int = 0,
-                      views: ViewParams | None = None) -> DataLoader:
+                      views: ViewParams | None = None, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Shuffled (or re-sampled by ``sample_weights``) batches of ``files`` from ``files.recipe.workers``
     processes: augmented by the recipe, or ``views.count`` SSL views (lightly's, with blur) per image; order and
-    augmentation are functions of (seed, epoch), from ``epoch`` on."""
+    augmentation are functions of (seed, epoch), from ``epoch`` on; each DDP ``rank`` serves its shard."""
     transform = train_transform(files.recipe, mean, std) if views is None else _pil_views(files.recipe, mean, std,
                                                                                           views)
     return epoch_loader(FileDataset(files, transform, seed), batch_size, files.recipe.workers, seed, sample_weights,
-                        drop_last, epoch)
+                        drop_last, epoch, rank, world_size)
 
 
 def _pil_views(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float],

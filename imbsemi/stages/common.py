@@ -262,7 +262,8 @@ def make_splits(config: CommonConfig) -> LTSplits | FileSplits:
     return LTSplits(config.data, config.seed)
 
 
-def save_manifest(folder: Path, splits: LTSplits) -> None:
+@rank_zero_only
+def save_manifest(folder: Path, splits: LTSplits | FileSplits) -> None:
     """Write ``folder/data_manifest.json``: per-class counts and index hashes of the splits built."""
     write_json(folder / "data_manifest.json", splits.manifest())
 
@@ -291,10 +292,12 @@ def restore_best(module: pl.LightningModule, trainer: pl.Trainer) -> str:
     return path
 
 
-def export_model(path: Path, model: nn.Module, kind: str, config: CommonConfig, splits: LTSplits,
+@rank_zero_only
+def export_model(path: Path, model: nn.Module, kind: str, config: CommonConfig, splits: LTSplits | FileSplits,
                  provenance: dict[str, Any]) -> None:
     """Save ``model`` as an imbsemi model file (``kind``: classifier or backbone) with the data's
-    classes and normalisation; a backbone records no ``num_classes``, its head is not saved."""
+    classes and normalisation; a backbone records no ``num_classes``, its head is not saved. Under DDP
+    only rank 0 writes (as the manifest and every other output of a run)."""
     arch_kwargs = {**fixed_model_kwargs(splits, splits.num_classes), **config.model.kwargs}
     if kind == "backbone":
         del arch_kwargs["num_classes"]

@@ -166,7 +166,9 @@ def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResu
         "labeled_counts": splits.counts}
     export_model(model_path, model, "classifier", config, splits,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
-    write_figures(folder / "figures", model, splits, datamodule.test_dataloader(), module.test_report, config.seed)
-    write_json(folder / "metrics.json", metrics)
+    if trainer.is_global_zero:  # under DDP one process writes the outputs
+        write_figures(folder / "figures", model, splits, datamodule.test_dataloader(), module.test_report,
+                      config.seed)
+        write_json(folder / "metrics.json", metrics)
     paths = {"model": model_path, **({} if config.mode == "tau_norm" else {"model_last": folder / "model_last.pt"})}
     return StageResult(folder, metrics, paths)

@@ -58,9 +58,8 @@ def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
               "last_knn_acc": None if knn is None else float(knn)}
     path = folder / "backbone.pt"
     metrics = {**scores, "best_checkpoint": best}
+    export_model(path, module.backbone, "backbone", config, splits, provenance={
+        "method": config.method.name, **scores, "labeled_fingerprint": splits.labeled.fingerprint()})
     if trainer.is_global_zero:  # under DDP one process writes the outputs
-        export_model(path, module.backbone, "backbone", config, splits,
-                     provenance={"method": config.method.name, **scores,
-                                 "labeled_fingerprint": splits.labeled.fingerprint()})
         write_json(folder / "metrics.json", metrics)
     return StageResult(folder, metrics, {"backbone": path})
