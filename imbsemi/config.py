@@ -81,9 +81,12 @@ class DataConfig:
     download: bool = setting(False, "fetch missing CIFAR/SVHN files")
     verify: bool = setting(True, "check the md5 of CIFAR/SVHN files")
     image_size: int = setting(32, "side in pixels that folder images are resized to", at_least(1))
-    loader: Literal["device", "torch"] = setting(
+    loader: Literal["device", "torch", "litdata"] = setting(
         "device", "device: images stay on the training device, whole batches augmented; torch: Dataset + "
-                  "DataLoader with per-image transforms (split-file sources: the only path, decoding in workers)")
+                  "DataLoader with per-image transforms (split-file sources: JPEGs decoded in workers); litdata: "
+                  "split-file training sets streamed from shards (`imbsemi data shards` writes them)")
+    shards: str | None = setting(None, "loader: litdata: folder of the training split's shards (null: "
+                                       "<root>/shards/<source>_train)")
     workers: int = setting(4, "DataLoader worker processes of loader: torch", at_least(0))
     drop_last: bool = setting(False, "leave each epoch's last partial batch out (fixed batch shapes); default: "
                                      "every image every epoch, as the original")

@@ -66,8 +66,8 @@ def inert_keys(config: Any) -> dict[str, str]:
     return reasons
 
 
-FILE_ONLY_KEYS = ("data.splits", "data.augment.crop_size", "data.augment.resize", "data.augment.min_scale",
-                  "data.augment.color_jitter")
+FILE_ONLY_KEYS = ("data.splits", "data.shards", "data.augment.crop_size", "data.augment.resize",
+                  "data.augment.min_scale", "data.augment.color_jitter")
 SAMPLED_ONLY_KEYS = ("data.pool", "data.imb_type", "data.rho", "data.n_max", "data.val_per_class", "data.download",
                      "data.verify", "data.image_size", "data.augment.crop_padding")
 

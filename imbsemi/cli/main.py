@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "pretrained": (pretrained.main, "pretrained list | inspect FILE | convert SRC DST | fetch NAME: released "
                                     "checkpoints"),
     "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
-    "data": (data.main, "data summary --config FILE: per-class counts of the splits a config builds"),
+    "data": (data.main, "data summary|shards --config FILE: per-class counts of the splits a config builds; "
+                        "litdata shards of a split-file training set"),
     "config": (config.main, "config show FILE [key=value ...]: the resolved config after base: and overrides"),
 }
 

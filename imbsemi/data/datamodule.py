@@ -7,17 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from litdata import StreamingDataLoader
 from torch.utils.data import DataLoader
 
 from imbsemi.data.arrays import ImageArrays, concat
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, ViewParams
 from imbsemi.data.classic import classic_loader
-from imbsemi.data.file_loader import file_train_loader
+from imbsemi.data.file_loader import file_train_loader, training_transform
+from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import ImageFiles
+from imbsemi.data.shards import shard_loader
 from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
-from imbsemi.errors import DataError
+from imbsemi.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class LTDataModule(pl.LightningDataModule):
         aug = config.augment
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        if config.loader == "litdata":
+            return self._shard_loader(_epoch_ahead(trainer))
         if isinstance(self.train_set, ImageFiles):
             return file_train_loader(self.train_set, spec.batch_size, self.splits.mean, self.splits.std,
                                      self.splits.seed, self.sample_weights, config.drop_last, _epoch_ahead(trainer),
@@ -104,6 +109,19 @@ class LTDataModule(pl.LightningDataModule):
         return DeviceLoader(self.train_set, spec.batch_size, transform, shuffle=True, seed=self.splits.seed,
                             device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
                             loss_weights=self.loss_weights, soft_targets=self.soft_targets, drop_last=config.drop_last)
+
+    def _shard_loader(self, epoch: int) -> StreamingDataLoader:
+        """The training set streamed from its litdata shards (split-file sources only)."""
+        if not isinstance(self.train_set, ImageFiles):
+            raise ConfigError(f"data.loader = litdata streams split-file datasets ({', '.join(FILE_SOURCES)}); "
+                              f"{self.splits.config.source} is held in memory: use data.loader: device or torch")
+        if self.sample_weights is not None:
+            raise ConfigError("data.loader = litdata streams each shard in turn and cannot re-sample by class; use "
+                              "data.loader: torch for a re-sampling rule")
+        splits, spec = self.splits, self.spec
+        transform = training_transform(self.train_set.recipe, splits.mean, splits.std, spec.views)
+        return shard_loader(self.train_set, splits.shards, transform, spec.batch_size, splits.seed,
+                            splits.config.drop_last, epoch)
 
     def eval_loader(self, arrays: ImageArrays) -> DeviceLoader:
         """Batches of ``arrays`` in order, without augmentation."""

@@ -73,14 +73,16 @@ def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float],
     """Shuffled (or re-sampled by ``sample_weights``) batches of ``files`` from ``files.recipe.workers``
     processes: augmented by the recipe, or ``views.count`` SSL views (lightly's, with blur) per image; order and
     augmentation are functions of (seed, epoch), from ``epoch`` on; each DDP ``rank`` serves its shard."""
-    transform = train_transform(files.recipe, mean, std) if views is None else _pil_views(files.recipe, mean, std,
-                                                                                          views)
+    transform = training_transform(files.recipe, mean, std, views)
     return epoch_loader(FileDataset(files, transform, seed), batch_size, files.recipe.workers, seed, sample_weights,
                         drop_last, epoch, rank, world_size)
 
 
-def _pil_views(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float],
-               views: ViewParams) -> Callable[[torch.Tensor], Any]:
+def training_transform(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float],
+                       views: ViewParams | None) -> Callable[[torch.Tensor], Any]:
+    """Decoded image -> the recipe's augmented image, or ``views.count`` SSL views (lightly's, blurred)."""
+    if views is None:
+        return train_transform(recipe, mean, std)
     make_views = lightly_views(recipe.crop_size, mean, std, views, blur=VIEW_BLUR)
     return lambda image: make_views(to_pil_image(image))
 

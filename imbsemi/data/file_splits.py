@@ -21,14 +21,14 @@ class FileSplits:
     exists, labels are in the training split's range, and every evaluated class has training images.
 
     Raises:
-        ConfigError: ``data.loader`` is not ``torch`` (the files are decoded as they are served).
+        ConfigError: ``data.loader`` is ``device`` (the files are decoded as they are served).
         DataError: a split file or image is missing or malformed (naming the file and line).
     """
 
     def __init__(self, config: DataConfig, seed: int) -> None:
-        if config.loader != "torch":
-            raise ConfigError(f"data.loader = {config.loader}: split-file sources ({config.source}) are decoded from "
-                              "disk as they are served; set data.loader: torch")
+        if config.loader == "device":
+            raise ConfigError(f"data.loader = device: split-file sources ({config.source}) are decoded from disk as "
+                              "they are served; set data.loader: torch (or litdata)")
         self.config, self.seed = config, seed
         source = FILE_SOURCES[config.source]
         self.files = {split: Path(config.root) / name for split, name in {**source.files, **config.splits}.items()}
@@ -42,6 +42,7 @@ class FileSplits:
         self.counts = self.labeled.class_counts()
         self.n_max = max(self.counts)
         self.mean, self.std = source.mean, source.std
+        self.shards = Path(config.shards) if config.shards else root / "shards" / f"{config.source}_train"
         self.shortages: list[dict[str, Any]] = []
 
     def _evaluation_split(self, split: str, root: Path, recipe: FileRecipe) -> ImageFiles:

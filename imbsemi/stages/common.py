@@ -232,6 +232,8 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     warnings.filterwarnings("ignore", ".*val_dataloader` but have no `validation_step.*")
     # the first ModelCheckpoint is the selection ("best"); the second keeps every epoch's end for resuming
     warnings.filterwarnings("ignore", ".*configured with multiple `ModelCheckpoint` callbacks.*")
+    # litdata's StreamingDataset has a length and splits its chunks over workers and ranks itself
+    warnings.filterwarnings("ignore", ".*Your `IterableDataset` has `__len__` defined.*")
     checkpoints = folder / "checkpoints"
     best = pl.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=monitor,
                                         mode="max", enable_version_counter=False)

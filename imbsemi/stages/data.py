@@ -7,8 +7,11 @@ import numpy as np
 
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, to_dict
+from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.file_splits import FileSplits
+from imbsemi.data.shards import shard_record, write_shards
 from imbsemi.data.splits import LTSplits
+from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write, write_json
 from imbsemi.stages.common import StageResult, make_splits
 
@@ -59,3 +62,14 @@ def save_pool(config: CommonConfig, out: Path) -> StageResult:
                 "seed": config.seed, **splits.manifest()}
     write_json(out.with_suffix(".json"), manifest)
     return StageResult(out.parent, manifest, {"pool": out, "manifest": out.with_suffix(".json")})
+
+
+def write_training_shards(config: CommonConfig, workers: int = 4) -> StageResult:
+    """Write the training split of a split-file dataset as litdata shards into ``data.shards`` (for
+    ``data.loader: litdata``). Metrics: what the shards hold (split file, size, fingerprint)."""
+    splits = make_splits(config)
+    if not isinstance(splits, FileSplits):
+        raise ConfigError(f"data.source = {config.data.source} is held in memory; shards are for the split-file "
+                          f"datasets ({', '.join(FILE_SOURCES)})")
+    folder = write_shards(splits.labeled, splits.shards, workers=workers)
+    return StageResult(folder, shard_record(splits.labeled), {"shards": folder})

@@ -14,8 +14,10 @@ from conftest import CONFIGS
 from formats import write_split_files
 from imbsemi.checkpoints import read_checkpoint
 from imbsemi.cli import finetune
+from imbsemi.cli import main as imbsemi_main
 from imbsemi.config import FinetuneConfig, SSPConfig
 from imbsemi.config_files import load_config
+from imbsemi.data.datamodule import LTDataModule, TrainSpec
 from imbsemi.data.file_loader import FileDataset, eval_transform, file_train_loader
 from imbsemi.data.file_splits import FileSplits
 from imbsemi.data.files import FileRecipe
@@ -138,3 +140,31 @@ def test_moco_v2_pretrains_on_the_files_and_cRT_tau_norm_follow_ce(tree: Path, t
                                          [*common, f"name={relative}", f"init={ce.paths['model']}"]))
         assert sum(map(sum, after.metrics["test"]["confusion"])) == 12
     assert after.metrics["tau"] in [round(0.1 * i, 1) for i in range(21)]  # picked on val
+
+
+def test_litdata_shards_stream_the_training_split_once_written(tree: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    shards = tmp_path / "shards"
+    common = ["--config", str(CONFIGS / "finetune/ce_uniform_imagenet_lt.yaml"), f"data.root={tree}", *SMALL,
+              "data.loader=litdata", f"data.shards={shards}"]
+    argv = [*common, "epochs=1", "optim.batch_size=8", "optim.lr=0.01", "model.arch=resnet18",
+            "trainer.enable_progress_bar=false", f"out_dir={tmp_path}", "name=streamed"]
+    assert finetune.main(argv) == 2
+    assert "data.shards = " + str(shards) + ": no shards there; write them with `imbsemi data shards" in \
+        capsys.readouterr().err
+    assert imbsemi_main.main(["data", "shards", *common, "--workers", "1"]) == 0
+    assert f"(38 images) -> {shards}" in capsys.readouterr().out
+    config = imagenet_lt(tree, "data.loader=litdata", f"data.shards={shards}")
+    splits = FileSplits(config.data, seed=0)
+    datamodule = LTDataModule(splits, TrainSpec(batch_size=8))
+    loader = datamodule.train_dataloader()
+    epochs = [[(x.clone(), y.clone()) for x, y in loader] for _ in range(2)]
+    served = torch.cat([y for _, y in epochs[0]])
+    assert sorted(served.tolist()) == sorted(splits.labeled.targets.tolist())  # every image once per epoch
+    assert epochs[0][0][0].shape == (8, 3, 32, 32)
+    assert not torch.equal(torch.cat([x for x, _ in epochs[0]]), torch.cat([x for x, _ in epochs[1]]))
+    again = LTDataModule(splits, TrainSpec(batch_size=8))._shard_loader(epoch=1)  # as a run resumed at epoch 1
+    for (x, y), (x_again, y_again) in zip(epochs[1], again):
+        assert torch.equal(x, x_again) and torch.equal(y, y_again)
+    assert finetune.main(argv) == 0
+    assert json.loads((tmp_path / "finetune/streamed/metrics.json").read_text())["train_size"] == 38
