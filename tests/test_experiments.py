@@ -13,6 +13,7 @@ TINY = ["ssp.epochs=1", "finetune.epochs=1", "trainer.limit_train_batches=1", "t
         "ssp.optim.warmup_epochs=0", "finetune.optim.warmup_epochs=0", "finetune.test_curve=false"]
 
 
+@pytest.mark.slow  # two seeds of the six-variant experiment, ~25 s
 def test_fidelity_tables_every_variant_with_paired_gains(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     main = runpy.run_path(str(ROOT / "experiments" / "fidelity.py"))["main"]
     out = tmp_path / "table.md"

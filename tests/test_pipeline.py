@@ -38,6 +38,7 @@ def test_second_run_reuses_finished_stages(tmp_path: Path) -> None:
     assert (folder / "finetune" / "ce" / "metrics.json").is_file()
 
 
+@pytest.mark.slow  # a pipeline with two labelling rounds, ~10 s
 def test_relabelling_rounds_chain_self_trained_labelers(tmp_path: Path) -> None:
     config = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [*TINY, f"out_dir={tmp_path}", "rounds=2"])
     result = run_pipeline(config)
