@@ -122,6 +122,7 @@ def test_random_sweep_draws_are_seeded_and_in_range(tmp_path: Path) -> None:
     assert all(0.25 <= p.values["data.pool.relevance"] <= 0.75 and p.values["seed"] in (0, 1, 2) for p in first)
 
 
+@pytest.mark.slow  # four pipelines sharing stages, ~24 s
 def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture) -> None:
     sweep = read_sweep(write_sweep(tmp_path, {"data.pool.relevance": {"values": [0.5, 1.0]},

@@ -19,3 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report(f"finetune: test acc={test['acc']:.3f} balanced_acc={test['balanced_acc']:.3f}; "
            f"model -> {result.paths['model']}")
     return 0
+
+
+if __name__ == "__main__":  # torchrun -m imbsemi.cli.finetune ...
+    raise SystemExit(main())

@@ -16,3 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = {k: v for k, v in result.metrics.items() if k != "best_checkpoint"}
     report(f"ssp_pretrain: {config.method.name} {scores}; backbone -> {result.paths['backbone']}")
     return 0
+
+
+if __name__ == "__main__":  # torchrun -m imbsemi.cli.ssp_pretrain ...
+    raise SystemExit(main())

@@ -48,6 +48,11 @@ def write_shards(files: ImageFiles, folder: Path, chunk_bytes: str = "64MB", wor
     try:
         optimize(fn=_EncodedImage(files), inputs=list(range(len(files))), output_dir=str(building),
                  chunk_bytes=chunk_bytes, num_workers=workers, reorder_files=False, verbose=False)
+        index = json.loads((building / "index.json").read_text()) if (building / "index.json").is_file() else {}
+        written = sum(chunk["chunk_size"] for chunk in index.get("chunks", []))
+        if written != len(files):  # litdata reports a failed worker on stderr only
+            raise DataError(f"writing the shards of {files.listing}: litdata wrote {written} of {len(files)} images "
+                            "(see its messages above)")
         write_json(building / RECORD, shard_record(files))
         if folder.exists():
             shutil.rmtree(folder)
@@ -93,6 +98,6 @@ def shard_loader(files: ImageFiles, folder: Path, transform: Callable[[torch.Ten
     shuffled by (seed, epoch) and split over the ranks by litdata; the first epoch served is ``epoch``."""
     check_shards(files, folder)
     loader = StreamingDataLoader(ShardDataset(folder, transform, seed, drop_last), batch_size=batch_size,
-                                 num_workers=files.recipe.workers)
+                                 num_workers=files.recipe.workers, persistent_workers=files.recipe.workers > 0)
     loader.current_epoch = epoch  # each pass counts one up first: epoch e is litdata's e + 1
     return loader

@@ -154,16 +154,16 @@ def test_litdata_shards_stream_the_training_split_once_written(tree: Path, tmp_p
         capsys.readouterr().err
     assert imbsemi_main.main(["data", "shards", *common, "--workers", "1"]) == 0
     assert f"(38 images) -> {shards}" in capsys.readouterr().out
-    config = imagenet_lt(tree, "data.loader=litdata", f"data.shards={shards}")
-    splits = FileSplits(config.data, seed=0)
-    datamodule = LTDataModule(splits, TrainSpec(batch_size=8))
-    loader = datamodule.train_dataloader()
+    splits = FileSplits(imagenet_lt(tree, "data.loader=litdata", f"data.shards={shards}").data, seed=0)
+    loader = LTDataModule(splits, TrainSpec(batch_size=8)).train_dataloader()
     epochs = [[(x.clone(), y.clone()) for x, y in loader] for _ in range(2)]
     served = torch.cat([y for _, y in epochs[0]])
     assert sorted(served.tolist()) == sorted(splits.labeled.targets.tolist())  # every image once per epoch
     assert epochs[0][0][0].shape == (8, 3, 32, 32)
     assert not torch.equal(torch.cat([x for x, _ in epochs[0]]), torch.cat([x for x, _ in epochs[1]]))
-    again = LTDataModule(splits, TrainSpec(batch_size=8))._shard_loader(epoch=1)  # as a run resumed at epoch 1
+    # a run resumed at epoch 1, streamed by a (persistent) worker process, is served the same batches
+    in_worker = FileSplits(imagenet_lt(tree, "data.loader=litdata", f"data.shards={shards}", "data.workers=1").data, 0)
+    again = LTDataModule(in_worker, TrainSpec(batch_size=8))._shard_loader(epoch=1)
     for (x, y), (x_again, y_again) in zip(epochs[1], again):
         assert torch.equal(x, x_again) and torch.equal(y, y_again)
     assert finetune.main(argv) == 0

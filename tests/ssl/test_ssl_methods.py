@@ -94,6 +94,7 @@ def test_moco_memory_bank_is_saved_and_finetune_starts_from_each_method(tmp_path
                                              "head dropped (not in the checkpoint)")
 
 
+@pytest.mark.slow  # three methods on ResNet-18, ~9 s
 def test_folder_dataset_with_resnet18_for_every_method(tmp_path: Path) -> None:
     """configs/ssp/<method>_folder.yaml on a user's ImageFolder tree, then finetune from each backbone."""
     root = tmp_path / "pets"
