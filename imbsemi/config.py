@@ -85,8 +85,8 @@ class DataConfig:
         "device", "device: images stay on the training device, whole batches augmented; torch: Dataset + "
                   "DataLoader with per-image transforms (split-file sources: JPEGs decoded in workers); litdata: "
                   "split-file training sets streamed from shards (`imbsemi data shards` writes them)")
-    shards: str | None = setting(None, "loader: litdata: folder of the training split's shards (null: "
-                                       "<root>/shards/<source>_train)")
+    shards: str | None = setting(None, "loader: litdata: folder (or object-store URL, e.g. s3://...) of the training "
+                                       "split's shards (null: <root>/shards/<source>_train)")
     workers: int = setting(4, "DataLoader worker processes of loader: torch", at_least(0))
     drop_last: bool = setting(False, "leave each epoch's last partial batch out (fixed batch shapes); default: "
                                      "every image every epoch, as the original")

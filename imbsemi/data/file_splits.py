@@ -42,7 +42,7 @@ class FileSplits:
         self.counts = self.labeled.class_counts()
         self.n_max = max(self.counts)
         self.mean, self.std = source.mean, source.std
-        self.shards = Path(config.shards) if config.shards else root / "shards" / f"{config.source}_train"
+        self.shards = config.shards or str(root / "shards" / f"{config.source}_train")  # a folder or a URL
         self.shortages: list[dict[str, Any]] = []
 
     def _evaluation_split(self, split: str, root: Path, recipe: FileRecipe) -> ImageFiles:

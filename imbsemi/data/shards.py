@@ -6,6 +6,7 @@ epoch is the bottleneck."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from imbsemi.data.files import ImageFiles
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import write_json
 
+log = logging.getLogger("imbsemi")
 RECORD = "imbsemi_shards.json"  # beside litdata's index.json: which split file the shards hold
 
 
@@ -38,9 +40,18 @@ def shard_record(files: ImageFiles) -> dict[str, Any]:
     return {"listing": files.listing, "size": len(files), "fingerprint": files.fingerprint()}
 
 
-def write_shards(files: ImageFiles, folder: Path, chunk_bytes: str = "64MB", workers: int = 1) -> Path:
-    """Write ``files`` (in their order) as litdata shards into ``folder``, atomically: built beside it,
-    then renamed over it; an older ``folder`` is replaced. Returns ``folder``."""
+def is_url(location: str | Path) -> bool:
+    """Whether shards live in an object store (``s3://...``, ``gs://...``) rather than a folder."""
+    return "://" in str(location)
+
+
+def write_shards(files: ImageFiles, folder: str | Path, chunk_bytes: str = "64MB", workers: int = 1) -> Path:
+    """Write ``files`` (in their order) as litdata shards into the local ``folder``, atomically: built
+    beside it, then renamed over it; an older ``folder`` is replaced. Returns ``folder``. (For an object
+    store, write them locally and copy the folder there.)"""
+    if is_url(folder):
+        raise ConfigError(f"data.shards = {folder}: shards are written to a local folder (then copied to the "
+                          "object store, from which data.loader: litdata streams them)")
     files.check_exist()
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -78,8 +89,9 @@ class ShardDataset(StreamingDataset):
     """The streamed training images: decoded and put through ``transform`` with the random streams
     seeded by (seed, epoch, image index), as the file path (litdata's epochs count from 1)."""
 
-    def __init__(self, folder: Path, transform: Callable[[torch.Tensor], Any], seed: int, drop_last: bool) -> None:
-        super().__init__(str(folder), shuffle=True, seed=seed, drop_last=drop_last)
+    def __init__(self, location: str | Path, transform: Callable[[torch.Tensor], Any], seed: int,
+                 drop_last: bool) -> None:
+        super().__init__(str(location), shuffle=True, seed=seed, drop_last=drop_last)
         self.image_transform, self.image_seed = transform, seed
 
     def __getitem__(self, index: Any) -> tuple[Any, int]:
@@ -92,12 +104,17 @@ class ShardDataset(StreamingDataset):
             return self.image_transform(image), item["label"]
 
 
-def shard_loader(files: ImageFiles, folder: Path, transform: Callable[[torch.Tensor], Any], batch_size: int,
+def shard_loader(files: ImageFiles, location: str | Path, transform: Callable[[torch.Tensor], Any], batch_size: int,
                  seed: int, drop_last: bool, epoch: int) -> StreamingDataLoader:
-    """Batches streamed from the shards of ``files`` in ``folder`` by ``files.recipe.workers`` processes,
-    shuffled by (seed, epoch) and split over the ranks by litdata; the first epoch served is ``epoch``."""
-    check_shards(files, folder)
-    loader = StreamingDataLoader(ShardDataset(folder, transform, seed, drop_last), batch_size=batch_size,
+    """Batches streamed from the shards of ``files`` at ``location`` (a folder, or an object-store URL
+    such as ``s3://bucket/imagenet_lt_train`` that litdata reads) by ``files.recipe.workers`` processes,
+    shuffled by (seed, epoch) and split over the ranks by litdata; the first epoch served is ``epoch``.
+    Local shards are checked to hold ``files``; remote ones are taken as they are."""
+    if is_url(location):
+        log.info("streaming the shards at %s (remote: not checked against %s)", location, files.listing)
+    else:
+        check_shards(files, Path(location))
+    loader = StreamingDataLoader(ShardDataset(location, transform, seed, drop_last), batch_size=batch_size,
                                  num_workers=files.recipe.workers, persistent_workers=files.recipe.workers > 0)
     loader.current_epoch = epoch  # each pass counts one up first: epoch e is litdata's e + 1
     return loader

@@ -1,6 +1,6 @@
 """Model registry: name -> factory(num_classes, in_channels, use_norm)."""
 from imbsemi.models.resnet_cifar import HEAD_KEYS, resnet20, resnet32, resnet44, resnet56, resnet110
-from imbsemi.models.resnet_imagenet import resnet18, resnet50
+from imbsemi.models.resnet_imagenet import resnet18, resnet50, resnext50
 
 MODELS = {
     "resnet20": resnet20,
@@ -10,6 +10,7 @@ MODELS = {
     "resnet110": resnet110,
     "resnet18": resnet18,
     "resnet50": resnet50,
+    "resnext50": resnext50,
 }
 
 __all__ = ["HEAD_KEYS", "MODELS"]

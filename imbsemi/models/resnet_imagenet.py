@@ -1,4 +1,5 @@
-"""torchvision ResNet-18/50 for larger images, with torchvision's state_dict key names (``fc`` head)."""
+"""torchvision ResNet-18/50 and ResNeXt-50 (32x4d) for larger images, with torchvision's state_dict key
+names (``fc`` head)."""
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,8 @@ class ResNetImageNet(ResNet):
     optional cosine (NormedLinear) head."""
 
     def __init__(self, block: type[nn.Module], layers: list[int], num_classes: int, in_channels: int = 3,
-                 use_norm: bool = False) -> None:
-        super().__init__(block, layers, num_classes=num_classes)
+                 use_norm: bool = False, groups: int = 1, width_per_group: int = 64) -> None:
+        super().__init__(block, layers, num_classes=num_classes, groups=groups, width_per_group=width_per_group)
         self.feature_dim = self.fc.in_features
         if in_channels != 3:
             self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -38,3 +39,8 @@ def resnet18(num_classes: int, in_channels: int = 3, use_norm: bool = False) -> 
 
 def resnet50(num_classes: int, in_channels: int = 3, use_norm: bool = False) -> ResNetImageNet:
     return ResNetImageNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, use_norm)
+
+
+def resnext50(num_classes: int, in_channels: int = 3, use_norm: bool = False) -> ResNetImageNet:
+    """ResNeXt-50 32x4d (the classifier-balancing reference backbone of spec §9)."""
+    return ResNetImageNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, use_norm, groups=32, width_per_group=4)

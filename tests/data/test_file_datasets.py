@@ -24,7 +24,7 @@ from imbsemi.data.files import FileRecipe
 from imbsemi.data.loader import eval_loader
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.stages import run_finetune, run_ssp
-from imbsemi.stages.data import data_summary
+from imbsemi.stages.data import data_summary, write_training_shards
 
 COUNTS = {"train": [24, 10, 4], "val": [3, 3, 3], "test": [4, 4, 4]}
 SMALL = ["data.augment.crop_size=32", "data.augment.resize=36", "data.workers=0"]
@@ -99,6 +99,8 @@ def test_split_file_sources_refuse_what_they_cannot_do(tree: Path, tmp_path: Pat
         imagenet_lt(tree, "data.rho=10")
     with pytest.raises(ConfigError, match="data.splits.train has no effect .*only split-file sources"):
         load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml", ["data.splits={train: a.txt}"])
+    with pytest.raises(ConfigError, match="s3://bucket/lt: shards are written to a local folder"):
+        write_training_shards(imagenet_lt(tree, "data.shards=s3://bucket/lt"))
     with pytest.raises(DataError, match="has no unlabeled pool"):
         _ = FileSplits(imagenet_lt(tree).data, seed=0).pool
     broken = tmp_path / "broken"

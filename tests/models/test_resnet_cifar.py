@@ -37,13 +37,16 @@ def test_normed_linear_is_cosine_similarity() -> None:
     assert torch.allclose(model.fc(x), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("name, width", [("resnet18", 512), ("resnet50", 2048)])
-def test_torchvision_resnets_keep_torchvision_keys(name: str, width: int) -> None:
+@pytest.mark.parametrize("name, reference_name, width", [("resnet18", "resnet18", 512), ("resnet50", "resnet50", 2048),
+                                                         ("resnext50", "resnext50_32x4d", 2048)])
+def test_torchvision_resnets_keep_torchvision_keys(name: str, reference_name: str, width: int) -> None:
     import torchvision
 
     model = MODELS[name](7, in_channels=1).eval()
-    reference = getattr(torchvision.models, name)(num_classes=7)
-    assert list(model.state_dict()) == list(reference.state_dict())
+    reference = getattr(torchvision.models, reference_name)(num_classes=7)
+    shapes = {key: value.shape for key, value in reference.state_dict().items()}
+    assert list(model.state_dict()) == list(shapes)
+    assert all(value.shape == shapes[key] for key, value in model.state_dict().items() if key != "conv1.weight")
     assert model.features(torch.randn(2, 1, 64, 64)).shape == (2, width) and model.feature_dim == width
     assert model(torch.randn(2, 1, 64, 64)).shape == (2, 7)
     assert MODELS[name](7, use_norm=True).fc.weight.shape == (width, 7)
