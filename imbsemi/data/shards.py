@@ -91,7 +91,9 @@ class ShardDataset(StreamingDataset):
 
     def __init__(self, location: str | Path, transform: Callable[[torch.Tensor], Any], seed: int,
                  drop_last: bool) -> None:
-        super().__init__(str(location), shuffle=True, seed=seed, drop_last=drop_last)
+        # None: litdata's choice, every image on one process and equal shards (the rest dropped) across
+        # ranks, which DDP's collectives need
+        super().__init__(str(location), shuffle=True, seed=seed, drop_last=drop_last or None)
         self.image_transform, self.image_seed = transform, seed
 
     def __getitem__(self, index: Any) -> tuple[Any, int]:
