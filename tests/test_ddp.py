@@ -1,6 +1,6 @@
 """Two DDP processes on CPU (gloo, started by torchrun as on a GPU node), reading JPEG files or litdata
-shards: each rank trains on its own shard of every epoch, and only rank 0 writes the run folder (every file either process opens for
-writing is recorded through Python's audit hooks)."""
+shards: each rank trains on its own shard of every epoch, and only rank 0 writes the run folder (every
+file either process opens for writing is recorded through Python's audit hooks)."""
 from __future__ import annotations
 
 import csv
