@@ -20,7 +20,7 @@ from imbsemi.cli.main import main as imbsemi_main
 @pytest.mark.slow
 @pytest.mark.parametrize("loader", ["torch", "litdata"])
 def test_two_rank_finetune_on_split_files_trains_on_shards_and_only_rank_0_writes(tmp_path: Path, loader: str) -> None:
-    write_split_files(tmp_path / "data", {"train": [24, 10, 4], "val": [3, 3, 3], "test": [4, 4, 4]}, size=40)
+    write_split_files(tmp_path / "data", {"train": [24, 10, 4], "val": [3, 3, 3], "test": [4, 4, 3]}, size=40)
     (tmp_path / "writes").mkdir()
     runs = tmp_path / "runs"
     data = [f"--config={CONFIGS / 'finetune/ce_uniform_imagenet_lt.yaml'}", f"data.root={tmp_path / 'data'}",
@@ -46,4 +46,7 @@ def test_two_rank_finetune_on_split_files_trains_on_shards_and_only_rank_0_write
     with open(folder / "logs" / "metrics.csv") as handle:
         steps = {row["step"] for row in csv.DictReader(handle) if row.get("train/loss")}
     assert steps == ({"0", "1", "2"} if loader == "torch" else {"0", "1"})
-    assert json.loads((folder / "metrics.json").read_text())["train_size"] == 38
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["train_size"] == 38
+    # the ranks scored a share of the 11 test images each (one padded); gathered, each counts once
+    assert [sum(row) for row in metrics["test"]["confusion"]] == [4, 4, 3]

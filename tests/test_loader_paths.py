@@ -251,3 +251,14 @@ def test_ranks_take_disjoint_shards_of_the_same_epoch_order(size: int, world_siz
         assert [index for _, index in keys] == padded[rank::world_size]
     if shard * world_size <= size:  # no padding: the shards are disjoint
         assert not set(shards[0]) & set(shards[1])
+
+
+def test_evaluation_shares_cover_the_split_once_with_the_padding_unlabeled() -> None:
+    from imbsemi.data.arrays import NO_LABEL
+    from imbsemi.data.datamodule import rank_share
+
+    split = coded_arrays(7)
+    shares = [rank_share(split, rank, 3) for rank in range(3)]
+    assert [len(share) for share in shares] == [3, 3, 3] and rank_share(split, 0, 1) is split
+    counted = sorted(int(i) for share in shares for i, t in zip(share.provenance.index, share.targets) if t != NO_LABEL)
+    assert counted == list(range(7)) and sum(int((share.targets == NO_LABEL).sum()) for share in shares) == 2

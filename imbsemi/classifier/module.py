@@ -9,6 +9,7 @@ from torch import nn
 
 from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
+from imbsemi.data.arrays import NO_LABEL
 from imbsemi.losses.base import ImbalancedLoss
 from imbsemi.losses.logit_adjusted import posthoc_adjust
 from imbsemi.losses.weighting import WeightSchedule
@@ -96,8 +97,14 @@ class ClassifierModule(pl.LightningModule):
         self._outputs[split].append((self.predict(images), targets))
 
     def _report(self, split: str) -> dict:
+        """The report of the split's predictions; under DDP those of every rank's share, gathered (each
+        rank then holds the whole split's report), the padding (target NO_LABEL) left out."""
         preds, targets = (torch.cat(parts) for parts in zip(*self._outputs[split]))
         self._outputs[split].clear()
+        if self.trainer.world_size > 1:
+            preds, targets = (self.all_gather(part).reshape(-1) for part in (preds, targets))
+            kept = targets != NO_LABEL
+            preds, targets = preds[kept], targets[kept]
         return classification_report(preds.cpu(), targets.cpu(), self.train_counts, self.shot_thresholds)
 
     def on_validation_epoch_end(self) -> None:
@@ -109,8 +116,8 @@ class ClassifierModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_report = self._report("test")
-        self.log("test/acc", self.test_report["acc"])
-        self.log("test/balanced_acc", self.test_report["balanced_acc"])
+        self.log("test/acc", self.test_report["acc"], sync_dist=True)  # the same on every rank
+        self.log("test/balanced_acc", self.test_report["balanced_acc"], sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         return sgd_with_schedule(self.parameters(), self.optim, self.epochs)

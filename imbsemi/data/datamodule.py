@@ -2,7 +2,7 @@
 path), built once from a complete TrainSpec: nothing about it changes after construction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytorch_lightning as pl
@@ -10,7 +10,7 @@ import torch
 from litdata import StreamingDataLoader
 from torch.utils.data import DataLoader
 
-from imbsemi.data.arrays import ImageArrays, concat
+from imbsemi.data.arrays import NO_LABEL, ImageArrays, concat
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, ViewParams
 from imbsemi.data.classic import classic_loader
 from imbsemi.data.file_loader import file_train_loader, training_transform
@@ -128,10 +128,27 @@ class LTDataModule(pl.LightningDataModule):
         return eval_loader(arrays, self.splits.mean, self.splits.std, self._device(), self.spec.eval_batch_size)
 
     def test_dataloader(self) -> DeviceLoader:
-        return self.eval_loader(self.splits.test)
+        return self.eval_loader(self._rank_share(self.splits.test))
 
     def val_dataloader(self) -> DeviceLoader | list:
-        return self.eval_loader(self.splits.val) if len(self.splits.val) else []
+        return self.eval_loader(self._rank_share(self.splits.val)) if len(self.splits.val) else []
+
+    def _rank_share(self, split: ImageArrays | ImageFiles) -> ImageArrays | ImageFiles:
+        """This rank's share of an evaluation split under DDP (the whole split otherwise)."""
+        trainer = getattr(self, "trainer", None)
+        return rank_share(split, trainer.global_rank, trainer.world_size) if trainer is not None else split
+
+
+def rank_share(split: ImageArrays | ImageFiles, rank: int, world_size: int) -> ImageArrays | ImageFiles:
+    """Every ``world_size``-th image of ``split`` from the ``rank``-th, the split padded with its first
+    images to a multiple of ``world_size`` so every rank runs as many batches; the padding's targets
+    are NO_LABEL, so the predictions gathered from all ranks count each image once."""
+    if world_size == 1:
+        return split
+    size = len(split)
+    positions = np.arange(rank, -(-size // world_size) * world_size, world_size)
+    share = split.subset(positions % size)
+    return replace(share, targets=np.where(positions < size, share.targets, NO_LABEL))
 
 
 def _epoch_ahead(trainer: pl.Trainer | None) -> int:

@@ -167,7 +167,7 @@ def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResu
     export_model(model_path, model, "classifier", config, splits,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
     if trainer.is_global_zero:  # under DDP one process writes the outputs
-        write_figures(folder / "figures", model, splits, datamodule.test_dataloader(), module.test_report,
+        write_figures(folder / "figures", model, splits, datamodule.eval_loader(splits.test), module.test_report,
                       config.seed)
         write_json(folder / "metrics.json", metrics)
     paths = {"model": model_path, **({} if config.mode == "tau_norm" else {"model_last": folder / "model_last.pt"})}
