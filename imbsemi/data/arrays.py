@@ -11,6 +11,19 @@ from imbsemi.io import sha256_arrays
 NO_LABEL = -1  # target of an image with no reference label (irrelevant pool images)
 
 
+def labels_outside(targets: np.ndarray, num_classes: int) -> tuple[int, int] | None:
+    """(min, max) of the labels in ``targets`` (NO_LABEL aside) when one is outside [0, num_classes)."""
+    labeled = targets[targets != NO_LABEL]
+    if len(labeled) and (labeled.min() < 0 or labeled.max() >= num_classes):
+        return int(labeled.min()), int(labeled.max())
+    return None
+
+
+def count_labels(targets: np.ndarray, num_classes: int) -> list[int]:
+    """Images per class of ``targets``, in label order (NO_LABEL not counted)."""
+    return np.bincount(targets[targets != NO_LABEL], minlength=num_classes).tolist()
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where each image came from: ``sources[source_id[i]]`` and its ``index[i]`` in that source."""
@@ -43,10 +56,10 @@ class ImageArrays:
                 raise DataError(f"{name} of {self.provenance.sources}: expected shape ({n},), got {array.shape}")
         if len(self.provenance.index) != n or len(self.provenance.source_id) != n:
             raise DataError(f"provenance of {self.provenance.sources}: expected {n} entries")
-        labeled = self.targets[self.targets != NO_LABEL]
-        if len(labeled) and (labeled.min() < 0 or labeled.max() >= max(len(self.classes), 1)):
+        outside = labels_outside(self.targets, max(len(self.classes), 1))
+        if outside:
             raise DataError(f"targets of {self.provenance.sources}: expected values in "
-                            f"[0, {len(self.classes) - 1}] or {NO_LABEL}, got [{labeled.min()}, {labeled.max()}]")
+                            f"[0, {len(self.classes) - 1}] or {NO_LABEL}, got [{outside[0]}, {outside[1]}]")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -72,8 +85,7 @@ class ImageArrays:
 
     def class_counts(self) -> list[int]:
         """Images per class, in label order (unlabeled images not counted)."""
-        labeled = self.targets[self.targets != NO_LABEL]
-        return np.bincount(labeled, minlength=self.num_classes).tolist()
+        return count_labels(self.targets, self.num_classes)
 
     def fingerprint(self) -> str:
         """Hash of the provenance and targets: equal iff the same images in the same order."""

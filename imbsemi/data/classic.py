@@ -15,14 +15,13 @@ from torchvision import transforms
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.augment import ViewParams
 from imbsemi.data.longtail import stream_seed
+from imbsemi.data.sharding import shard_positions, shard_size
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
     """The ``(epoch, index)`` keys of one epoch of this rank: a permutation of ``size`` images or, with
     ``weights``, ``size`` draws with replacement in proportion to them, seeded by (seed, epoch) and
-    the same on every rank; rank r takes every ``world_size``-th key from the r-th, the order padded
-    with its first keys to a multiple of ``world_size`` (``drop_last``: cut to one), as torch's
-    DistributedSampler and the DeviceLoader, so every rank runs the same number of steps.
+    the same on every rank, split over the ranks by ``shard_positions``.
 
     Each pass moves to the next epoch; Lightning sets the epoch before each one (``set_epoch``). A
     loader with workers takes the first epoch's keys when its iterator is made, before that: a resumed
@@ -38,16 +37,15 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size // self.world_size if self.drop_last else -(-self.size // self.world_size)
+        return shard_size(self.size, self.world_size, self.drop_last)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, 0))
         order = (torch.randperm(self.size, generator=generator) if self.weights is None
                  else torch.multinomial(self.weights, self.size, replacement=True, generator=generator)).tolist()
-        total = len(self) * self.world_size
-        order = (order * -(-total // self.size))[:total]  # padded with the epoch's first keys
         epoch, self.epoch = self.epoch, self.epoch + 1
-        return iter([(epoch, index) for index in order[self.rank::self.world_size]])
+        positions = shard_positions(self.size, self.rank, self.world_size, self.drop_last) % self.size
+        return iter([(epoch, order[position]) for position in positions])
 
 
 @contextmanager

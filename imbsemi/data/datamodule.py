@@ -16,6 +16,7 @@ from imbsemi.data.classic import classic_loader
 from imbsemi.data.file_loader import file_train_loader, training_transform
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import ImageFiles
+from imbsemi.data.sharding import shard_positions
 from imbsemi.data.shards import shard_loader
 from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
@@ -140,13 +141,12 @@ class LTDataModule(pl.LightningDataModule):
 
 
 def rank_share(split: ImageArrays | ImageFiles, rank: int, world_size: int) -> ImageArrays | ImageFiles:
-    """Every ``world_size``-th image of ``split`` from the ``rank``-th, the split padded with its first
-    images to a multiple of ``world_size`` so every rank runs as many batches; the padding's targets
-    are NO_LABEL, so the predictions gathered from all ranks count each image once."""
+    """``rank``'s share of ``split`` (``shard_positions``, so every rank runs as many batches); the
+    padding's targets are NO_LABEL, so the predictions gathered from all ranks count each image once."""
     if world_size == 1:
         return split
     size = len(split)
-    positions = np.arange(rank, -(-size // world_size) * world_size, world_size)
+    positions = shard_positions(size, rank, world_size)
     share = split.subset(positions % size)
     return replace(share, targets=np.where(positions < size, share.targets, NO_LABEL))
 

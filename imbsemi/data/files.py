@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imbsemi.data.arrays import NO_LABEL
+from imbsemi.data.arrays import count_labels, labels_outside
 from imbsemi.errors import DataError
 from imbsemi.io import sha256_arrays
 
@@ -44,10 +44,10 @@ class ImageFiles:
         n = len(self.paths)
         if self.targets.shape != (n,) or self.lines.shape != (n,):
             raise DataError(f"{self.listing}: expected {n} targets and line numbers")
-        labeled = self.targets[self.targets != NO_LABEL]
-        if len(labeled) and (labeled.min() < 0 or labeled.max() >= len(self.classes)):
+        outside = labels_outside(self.targets, len(self.classes))
+        if outside:
             raise DataError(f"{self.listing}: labels must be in [0, {len(self.classes) - 1}], "
-                            f"got [{labeled.min()}, {labeled.max()}]")
+                            f"got [{outside[0]}, {outside[1]}]")
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -71,8 +71,7 @@ class ImageFiles:
 
     def class_counts(self) -> list[int]:
         """Images per class, in label order."""
-        labeled = self.targets[self.targets != NO_LABEL]
-        return np.bincount(labeled, minlength=self.num_classes).tolist()
+        return count_labels(self.targets, self.num_classes)
 
     def fingerprint(self) -> str:
         """Hash of the paths and targets: equal iff the same files in the same order."""

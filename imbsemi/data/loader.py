@@ -12,6 +12,7 @@ from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.file_loader import FileEvalLoader
 from imbsemi.data.files import ImageFiles
 from imbsemi.data.longtail import stream_seed
+from imbsemi.data.sharding import shard_positions, shard_size
 from imbsemi.data.augment import Standardize
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
@@ -63,8 +64,7 @@ class DeviceLoader:
 
     def _shard_size(self) -> int:
         """Images per rank and epoch in training mode."""
-        n, world = len(self.images), self.world_size
-        return n // world if self.drop_last else -(-n // world)
+        return shard_size(len(self.images), self.world_size, self.drop_last)
 
     def __len__(self) -> int:
         if not self.shuffle:
@@ -83,10 +83,8 @@ class DeviceLoader:
         else:
             order = torch.multinomial(self.sample_weights, n, replacement=True, generator=self._generator(0))
         self.epoch += 1
-        total = self._shard_size() * self.world_size
-        if total > n:  # pad with the epoch's first indices, as DistributedSampler
-            order = torch.cat([order, order[: total - n]])
-        shard = order[: total][self.rank::self.world_size]
+        positions = shard_positions(n, self.rank, self.world_size, self.drop_last) % n
+        shard = order[torch.from_numpy(positions).to(self.device)]
         if self.drop_last:
             return list(shard[: len(self) * self.batch_size].split(self.batch_size))
         return list(shard.tensor_split(len(self)))

@@ -5,7 +5,6 @@ worker reading only its own chunks. For multi-node runs, where reading 100,000s 
 epoch is the bottleneck."""
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ from torchvision.io import ImageReadMode, decode_image
 from imbsemi.data.classic import seeded_streams
 from imbsemi.data.files import ImageFiles
 from imbsemi.errors import ConfigError, DataError
-from imbsemi.io import write_json
+from imbsemi.io import read_json, write_json
 
 log = logging.getLogger("imbsemi")
 RECORD = "imbsemi_shards.json"  # beside litdata's index.json: which split file the shards hold
@@ -59,7 +58,7 @@ def write_shards(files: ImageFiles, folder: str | Path, chunk_bytes: str = "64MB
     try:
         optimize(fn=_EncodedImage(files), inputs=list(range(len(files))), output_dir=str(building),
                  chunk_bytes=chunk_bytes, num_workers=workers, reorder_files=False, verbose=False)
-        index = json.loads((building / "index.json").read_text()) if (building / "index.json").is_file() else {}
+        index = read_json(building / "index.json") if (building / "index.json").is_file() else {}
         written = sum(chunk["chunk_size"] for chunk in index.get("chunks", []))
         if written != len(files):  # litdata reports a failed worker on stderr only
             raise DataError(f"writing the shards of {files.listing}: litdata wrote {written} of {len(files)} images "
@@ -80,7 +79,7 @@ def check_shards(files: ImageFiles, folder: Path) -> None:
     hint = f"write them with `imbsemi data shards --config ...` (it reads {files.listing})"
     if not record.is_file():
         raise ConfigError(f"data.shards = {folder}: no shards there; {hint}")
-    if json.loads(record.read_text()) != shard_record(files):
+    if read_json(record) != shard_record(files):
         raise ConfigError(f"data.shards = {folder}: the shards hold another list than {files.listing} (it changed "
                           f"since they were written); {hint}")
 
