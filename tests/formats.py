@@ -106,3 +106,18 @@ def write_split_files(root: Path, counts: dict[str, list[int]], size: int = 36, 
         (root / f"{prefix}_{split}.txt").write_text("".join(lines))
         (root / f"{split}2018.json").write_text(json.dumps({"images": images, "annotations": annotations,
                                                              "categories": categories}))
+
+
+def write_jpeg_tree(tree: Path, classes: tuple[str, ...] | None = None, train: int = 7, test: int = 3) -> None:
+    """CIFAR-10's JPEG layout ``tree/<split>/<class>/NNNN.jpg``: ``train`` / ``test`` random 32x32 RGB JPEGs
+    per class, the class folders made in the order of ``classes`` (default: CIFAR-10's)."""
+    from PIL import Image
+
+    from imbsemi.data.cifar_jpeg import CLASSES
+
+    for split, count in (("train", train), ("test", test)):
+        for name in classes or CLASSES:
+            (tree / split / name).mkdir(parents=True)
+            label = CLASSES.index(name)
+            for i, pixels in enumerate(images_for(np.full(count, label), seed=label)):
+                Image.fromarray(pixels).save(tree / split / name / f"{i:04d}.jpg", quality=90)

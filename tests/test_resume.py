@@ -30,8 +30,9 @@ def kill_during_training(cls: str, stage: str, config: Path, overrides: list[str
                          epochs_done: int, epochs: int) -> None:
     """Run the stage in a child process and SIGKILL it as soon as last.ckpt has been written
     ``epochs_done`` times (each save replaces the file); check that training was cut short."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # packages found there too
     child = subprocess.Popen([sys.executable, "-c", RUN.format(cls=cls, stage=stage), str(config), *overrides],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": path}, stderr=subprocess.DEVNULL)
     last, versions = folder / "checkpoints" / "last.ckpt", set()
     deadline = time.time() + 300
     while time.time() < deadline and child.poll() is None and len(versions) < epochs_done:

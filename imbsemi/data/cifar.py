@@ -1,4 +1,5 @@
-"""CIFAR-10 / CIFAR-100 from the official python pickles (torchvision's file lists and md5 sums)."""
+"""CIFAR-10 / CIFAR-100 from the official python pickles (torchvision's file lists and md5 sums), or from
+files in their format converted from another encoding, verified by the conversion's manifest instead."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +10,12 @@ from torchvision.datasets.utils import check_integrity, download_and_extract_arc
 
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.errors import DataError
-from imbsemi.io import read_pickle
+from imbsemi.io import read_json, read_pickle, sha256_file
 
 SPLITS = ("train", "test")
+# Written last by a conversion (cifar_jpeg): the source's name and the sha256 of each file, which replace
+# torchvision's md5 sums (a re-encoding cannot match them).
+SOURCE_MANIFEST = "imbsemi_source.json"
 
 
 def _fetch(dataset: type[CIFAR10], root: Path, download: bool) -> Path:
@@ -49,18 +53,45 @@ def _read_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarra
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
 
 
+def _conversion(folder: Path) -> dict | None:
+    """The manifest of the conversion that wrote ``folder``, None for the official files."""
+    path = folder / SOURCE_MANIFEST
+    if not path.is_file():
+        return None
+    manifest = read_json(path)
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("name"), str)
+            and isinstance(manifest.get("rerun"), str) and isinstance(manifest.get("files"), dict)):
+        raise DataError(f"{path}: expected a conversion manifest with 'name', 'rerun' and 'files' (sha256 by file "
+                        "name); run the conversion again")
+    return manifest
+
+
+def _verify(name: str, folder: Path, files: list[list[str]], conversion: dict | None) -> None:
+    """Check each (file name, md5) of ``files`` against torchvision's md5, or the conversion's sha256."""
+    for filename, md5 in files:
+        path = folder / filename
+        if conversion is None:
+            if not check_integrity(str(path), md5):
+                raise DataError(f"{name}: {path} is missing or corrupted (md5 expected {md5}); "
+                                "download it again, or set data.verify: false for a file you made yourself")
+            continue
+        expected = conversion["files"].get(filename)
+        if expected is None or not path.is_file() or sha256_file(path) != expected:
+            raise DataError(f"{name}: {path} is missing or does not match {folder / SOURCE_MANIFEST} (sha256 "
+                            f"expected {expected}); run the conversion again: {conversion['rerun']}")
+
+
 def load_cifar(dataset: type[CIFAR10], name: str, split: str, root: str | Path, download: bool,
                verify: bool) -> ImageArrays:
-    """One split of CIFAR-10 or CIFAR-100 as uint8 (N, 32, 32, 3) in the files' storage order."""
+    """One split of CIFAR-10 or CIFAR-100 as uint8 (N, 32, 32, 3) in the files' storage order; its source
+    name is that of the conversion (``SOURCE_MANIFEST``) when the files were converted."""
     if split not in SPLITS:
         raise DataError(f"{name}: unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     folder = _fetch(dataset, Path(root), download)
     files = dataset.train_list if split == "train" else dataset.test_list
+    conversion = _conversion(folder)
     if verify:
-        for filename, md5 in [*files, [dataset.meta["filename"], dataset.meta["md5"]]]:
-            if not check_integrity(str(folder / filename), md5):
-                raise DataError(f"{name}: {folder / filename} is missing or corrupted (md5 expected {md5}); "
-                                "download it again, or set data.verify: false for a file you made yourself")
+        _verify(name, folder, [*files, [dataset.meta["filename"], dataset.meta["md5"]]], conversion)
     meta = read_pickle(folder / dataset.meta["filename"], "CIFAR meta")
     if not isinstance(meta, dict) or dataset.meta["key"] not in meta:
         raise DataError(f"CIFAR meta {folder / dataset.meta['filename']}: missing key {dataset.meta['key']!r}")
@@ -69,7 +100,9 @@ def load_cifar(dataset: type[CIFAR10], name: str, split: str, root: str | Path, 
     parts = [_read_batch(folder / filename, label_key, len(classes)) for filename, _ in files]
     images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     targets = np.concatenate([p[1] for p in parts])
-    return ImageArrays(images, targets, classes, Provenance.single(f"{name}:{split}", np.arange(len(targets))))
+    # a converted source keeps its own name (e.g. cifar10-jpeg), so data manifests tell it from the official
+    source = conversion["name"] if conversion else name
+    return ImageArrays(images, targets, classes, Provenance.single(f"{source}:{split}", np.arange(len(targets))))
 
 
 def load_cifar10(split: str, root: str, download: bool = False, verify: bool = True) -> ImageArrays:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from litdata import StreamingDataLoader
 from torch.utils.data import DataLoader
 
 from imbsemi.data.arrays import NO_LABEL, ImageArrays, concat
@@ -17,7 +16,6 @@ from imbsemi.data.file_loader import file_train_loader, training_transform
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import ImageFiles
 from imbsemi.data.sharding import shard_positions
-from imbsemi.data.shards import shard_loader
 from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
@@ -111,7 +109,7 @@ class LTDataModule(pl.LightningDataModule):
                             device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
                             loss_weights=self.loss_weights, soft_targets=self.soft_targets, drop_last=config.drop_last)
 
-    def _shard_loader(self, epoch: int) -> StreamingDataLoader:
+    def _shard_loader(self, epoch: int) -> DataLoader:
         """The training set streamed from its litdata shards (split-file sources only)."""
         if not isinstance(self.train_set, ImageFiles):
             raise ConfigError(f"data.loader = litdata streams split-file datasets ({', '.join(FILE_SOURCES)}); "
@@ -119,6 +117,8 @@ class LTDataModule(pl.LightningDataModule):
         if self.sample_weights is not None:
             raise ConfigError("data.loader = litdata streams each shard in turn and cannot re-sample by class; use "
                               "data.loader: torch for a re-sampling rule")
+        from imbsemi.data.shards import shard_loader  # litdata is needed for this loader only
+
         splits, spec = self.splits, self.spec
         transform = training_transform(self.train_set.recipe, splits.mean, splits.std, spec.views)
         return shard_loader(self.train_set, splits.shards, transform, spec.batch_size, splits.seed,

@@ -9,7 +9,6 @@ from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, to_dict
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.file_splits import FileSplits
-from imbsemi.data.shards import shard_record, write_shards
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write, write_json
@@ -67,6 +66,8 @@ def save_pool(config: CommonConfig, out: Path) -> StageResult:
 def write_training_shards(config: CommonConfig, workers: int = 4) -> StageResult:
     """Write the training split of a split-file dataset as litdata shards into ``data.shards`` (for
     ``data.loader: litdata``). Metrics: what the shards hold (split file, size, fingerprint)."""
+    from imbsemi.data.shards import shard_record, write_shards  # litdata is needed for shards only
+
     splits = make_splits(config)
     if not isinstance(splits, FileSplits):
         raise ConfigError(f"data.source = {config.data.source} is held in memory; shards are for the split-file "

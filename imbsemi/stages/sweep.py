@@ -22,6 +22,7 @@ from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import write_json
 from imbsemi.stages.common import completed
+from imbsemi.stages.jobs import worker_setup
 from imbsemi.sweep import Sweep, SweepPoint
 from imbsemi.tracking import named_by_overrides
 
@@ -123,7 +124,7 @@ def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int |
             run_point(*task)
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_setup,
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=worker_setup,
                                  initargs=(threads,)) as pool:
             for future in [pool.submit(run_point, *task) for task in tasks]:
                 future.result()
@@ -142,18 +143,6 @@ def run_point(subcommand: str, config: CommonConfig, folder: Path, shared: Path,
                                    "pseudolabel": run_pseudolabel}[subcommand]
         run(config, folder)
     write_json(folder / "point.json", {"label": point.label, "values": point.values, "flags": point.flags})
-
-
-def _worker_setup(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    logger = logging.getLogger("imbsemi")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(f"[{os.getpid()}] %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
 
 
 def _command(sweep: Sweep) -> tuple[type[CommonConfig], str]:
