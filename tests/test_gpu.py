@@ -122,13 +122,11 @@ def served_epoch(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.mark.gpu
-def test_device_loader_on_cuda_serves_exact_crops_and_is_a_function_of_seed_and_epoch() -> None:
+def test_device_loader_on_cuda_serves_the_cpu_batches_of_its_seed() -> None:
     """Two epochs: each serves every image once, exactly as the uint8 padded crop (+ flip) of its source
-    computed on the CPU, with its target, standardised as on the CPU; a fresh loader set to epoch 1
-    serves the same second epoch (what a resume relies on).
-
-    A CUDA generator (Philox) draws the order and the crops, not the CPU's Mersenne twister, so CUDA and
-    CPU loaders of one seed serve different orders: each is checked on its own terms."""
+    computed on the CPU, with its target, standardised as on the CPU; the CPU loader of the same seed
+    serves the same images, targets and crops (the order and crops are drawn from a CPU stream on every
+    device); a fresh loader set to epoch 1 serves the same second epoch (what a resume relies on)."""
     arrays = coded_arrays(200)
     mean, std = torch.tensor([0.2, 0.4, 0.6]), torch.tensor([0.5, 0.25, 0.125])
     transform = CropFlipTransform(mean.to(CUDA), std.to(CUDA), padding=PAD, flip=True)
@@ -143,6 +141,10 @@ def test_device_loader_on_cuda_serves_exact_crops_and_is_a_function_of_seed_and_
         orders.append(check_served(arrays, served.numpy(), y.numpy()).tolist())
         assert sorted(orders[-1]) == list(range(len(arrays)))
     assert orders[0] != orders[1]  # a new permutation and new crops each epoch
+    on_cpu = DeviceLoader(arrays, 32, CropFlipTransform(mean, std, padding=PAD, flip=True), shuffle=True, seed=3,
+                          device=torch.device("cpu"))
+    for (x, y), (x_cpu, y_cpu) in zip(epochs, [tuple(map(torch.cat, zip(*on_cpu))) for _ in range(2)]):
+        assert torch.equal(y, y_cpu) and torch.allclose(x, x_cpu, rtol=0, atol=1e-6)
     resumed = DeviceLoader(arrays, 32, transform, shuffle=True, seed=3, device=CUDA)
     resumed.epoch = 1
     assert all(torch.equal(a, b) for a, b in zip(served_epoch(resumed), epochs[1]))

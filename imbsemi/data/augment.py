@@ -14,6 +14,12 @@ import torch.nn.functional as F
 LUMA = (0.299, 0.587, 0.114)
 
 
+def uniform(shape: int | tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """U[0, 1) draws of ``shape`` from a CPU ``generator``, moved to ``device``: the same seed gives the same
+    augmentation on every device (CUDA's generator draws other numbers)."""
+    return torch.rand(shape, generator=generator).to(device)
+
+
 def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
     """Random crop after zero padding by ``padding`` pixels, then random horizontal flip (p = 0.5).
 
@@ -21,7 +27,7 @@ def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.G
         images: uint8 (N, H, W, C).
         padding: pixels of zero padding on each side; each image gets its own offset in [0, 2p].
         flip: whether to flip horizontally with probability 0.5.
-        generator: random stream on ``images.device``.
+        generator: CPU random stream (parameters are drawn on the CPU, then moved).
     Returns:
         uint8 (N, H, W, C), as torchvision's RandomCrop(padding) + RandomHorizontalFlip per image.
     """
@@ -29,13 +35,13 @@ def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.G
     device = images.device
     if padding:
         padded = F.pad(images, (0, 0, padding, padding, padding, padding))
-        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=device, generator=generator)
-        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=device, generator=generator)
+        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
+        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
         rows = dy + torch.arange(height, device=device).view(1, height, 1)
         cols = dx + torch.arange(width, device=device).view(1, 1, width)
         images = padded[torch.arange(n, device=device).view(n, 1, 1), rows, cols]
     if flip:
-        flipped = torch.rand(n, device=device, generator=generator) < 0.5
+        flipped = uniform(n, generator, device) < 0.5
         images = torch.where(flipped.view(n, 1, 1, 1), images.flip(2), images)
     return images
 
@@ -70,12 +76,12 @@ def balanced_quarters(n: int, generator: torch.Generator | None, device: torch.d
 
     Args:
         n: number of labels.
-        generator: random stream on ``device`` (None: torch's default stream).
+        generator: CPU random stream (None: torch's default one); the draws are moved to ``device``.
         device: where the labels are made.
     Returns:
         int64 (n,) values in 0..3, each appearing floor(n / 4) or ceil(n / 4) times.
     """
-    return torch.randperm(n, generator=generator, device=device) % 4
+    return torch.randperm(n, generator=generator).to(device) % 4
 
 
 @dataclass(frozen=True)
@@ -107,12 +113,12 @@ def sample_crop_boxes(n: int, min_scale: float, generator: torch.Generator,
     Area ~ U(min_scale, 1) and log aspect ratio ~ U(log 3/4, log 4/3), as RandomResizedCrop;
     a side that would exceed the image is clamped to it. The box always lies inside the image.
     """
-    area = min_scale + (1 - min_scale) * torch.rand(n, device=device, generator=generator)
-    log_ratio = math.log(3 / 4) + math.log(16 / 9) * torch.rand(n, device=device, generator=generator)
+    area = min_scale + (1 - min_scale) * uniform(n, generator, device)
+    log_ratio = math.log(3 / 4) + math.log(16 / 9) * uniform(n, generator, device)
     ratio = log_ratio.exp()
     width, height = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
-    cx = (1 - width) * (2 * torch.rand(n, device=device, generator=generator) - 1)
-    cy = (1 - height) * (2 * torch.rand(n, device=device, generator=generator) - 1)
+    cx = (1 - width) * (2 * uniform(n, generator, device) - 1)
+    cy = (1 - height) * (2 * uniform(n, generator, device) - 1)
     return width, height, cx, cy
 
 
@@ -120,7 +126,7 @@ def resized_crop_flip(x: torch.Tensor, params: ViewParams, generator: torch.Gene
     """Random resized crop (bilinear, back to the input size) and horizontal flip of float (N, C, H, W)."""
     n = len(x)
     width, height, cx, cy = sample_crop_boxes(n, params.min_scale, generator, x.device)
-    flip = torch.where(torch.rand(n, device=x.device, generator=generator) < params.hf_prob, -1.0, 1.0)
+    flip = torch.where(uniform(n, generator, x.device) < params.hf_prob, -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 2] = width * flip, cx
     theta[:, 1, 1], theta[:, 1, 2] = height, cy
@@ -130,7 +136,7 @@ def resized_crop_flip(x: torch.Tensor, params: ViewParams, generator: torch.Gene
 
 def _uniform(n: int, spread: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Factors ~ U(1 - spread, 1 + spread), shape (n, 1, 1)."""
-    return 1 + spread * (2 * torch.rand(n, 1, 1, device=device, generator=generator) - 1)
+    return 1 + spread * (2 * uniform((n, 1, 1), generator, device) - 1)
 
 
 def _hue_rotation(turns: torch.Tensor) -> torch.Tensor:
@@ -166,14 +172,14 @@ def color_jitter(x: torch.Tensor, params: ViewParams, generator: torch.Generator
     offset = ((1 - contrast.view(n)) * mean_gray).view(n, 1).expand(n, channels)
     if channels == 3:
         saturation = _uniform(n, params.cj_sat, generator, device)
-        hue = params.cj_hue * (2 * torch.rand(n, device=device, generator=generator) - 1)
+        hue = params.cj_hue * (2 * uniform(n, generator, device) - 1)
         colour = _hue_rotation(hue) @ (saturation * eye + (1 - saturation) * gray_rows)
         matrix, offset = colour @ matrix, (colour @ offset.unsqueeze(2)).squeeze(2)
-    applied = torch.rand(n, device=device, generator=generator) < params.cj_prob
+    applied = uniform(n, generator, device) < params.cj_prob
     matrix = torch.where(applied.view(n, 1, 1), matrix, eye)
     offset = torch.where(applied.view(n, 1), offset, torch.zeros_like(offset))
     if channels == 3:
-        to_gray = torch.rand(n, device=device, generator=generator) < params.random_gray_scale
+        to_gray = uniform(n, generator, device) < params.random_gray_scale
         matrix = torch.where(to_gray.view(n, 1, 1), gray_rows @ matrix, matrix)
         offset = torch.where(to_gray.view(n, 1), (gray_rows @ offset.unsqueeze(2)).squeeze(2), offset)
     out = torch.baddbmm(offset.unsqueeze(2), matrix, x.flatten(2))

@@ -73,15 +73,17 @@ class DeviceLoader:
         return shard // self.batch_size if self.drop_last else -(-shard // self.batch_size)
 
     def _generator(self, stream: int) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, self.epoch, stream))
+        # a CPU stream on every device: the order and augmentation of a seed are the same on CPU and CUDA
+        return torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, stream))
 
     def epoch_batches(self) -> list[torch.Tensor]:
         """The image indices of each of this rank's batches for the next epoch (advances the epoch)."""
         n = len(self.images)
         if self.sample_weights is None:
-            order = torch.randperm(n, device=self.device, generator=self._generator(0))
+            order = torch.randperm(n, generator=self._generator(0)).to(self.device)
         else:
-            order = torch.multinomial(self.sample_weights, n, replacement=True, generator=self._generator(0))
+            order = torch.multinomial(self.sample_weights.cpu(), n, replacement=True,
+                                      generator=self._generator(0)).to(self.device)
         self.epoch += 1
         positions = shard_positions(n, self.rank, self.world_size, self.drop_last) % n
         shard = order[torch.from_numpy(positions).to(self.device)]
