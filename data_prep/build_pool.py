@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsemi.config_files import load_any_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages.data import save_pool, summary_table
+from imbsemi.stages.table import load_stage_config
 
 
 @user_errors_to_exit
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="a config of any stage (its data: section is read)")
     parser.add_argument("--out", required=True, help="output .npz path; its stem names the pool")
     args, overrides = parser.parse_known_args(argv)
-    config = load_any_config(args.config, overrides)
+    config = load_stage_config(args.config, overrides)
     result = save_pool(config, Path(args.out))
     print("\n".join(summary_table(result.metrics, len(result.metrics["labeled"]["class_counts"]))))
     print(f"pool {result.paths['pool'].stem!r}: {result.metrics['pool']['size']} images -> {result.paths['pool']}")

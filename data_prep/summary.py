@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imbsemi.config_files import load_any_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages.data import data_summary
+from imbsemi.stages.table import load_stage_config
 
 
 @user_errors_to_exit
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="a config of any stage (its data: section is read)")
     args, overrides = parser.parse_known_args(argv)
-    print("\n".join(data_summary(load_any_config(args.config, overrides))))
+    print("\n".join(data_summary(load_stage_config(args.config, overrides))))
     return 0
 
 

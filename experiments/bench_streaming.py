@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from imbsemi.data.file_loader import decode, file_train_loader, train_transform
+from imbsemi.data.file_loader import decode, file_train_loader, training_transform
 from imbsemi.data.files import FileRecipe, ImageFiles
 from imbsemi.data.file_sources import IMAGENET_STATS
-from imbsemi.data.shards import shard_loader, write_shards
+from imbsemi.data.litdata_shards import shard_loader, write_shards
 
 BATCH = 32
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         files = write_jpegs(Path(tmp), args.images)
         shards = write_shards(files, Path(tmp) / "shards", workers=1)
-        transform = train_transform(FileRecipe(), *IMAGENET_STATS)
+        transform = training_transform(FileRecipe(), *IMAGENET_STATS, views=None)
         decoded = [decode(files, i) for i in range(len(files))]
         for workers in range(args.workers + 1):
             recipe = FileRecipe(workers=workers)

@@ -31,8 +31,10 @@ from imbsemi.accel import prepare_model
 from imbsemi.classifier.pseudo_labels import predict
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize
-from imbsemi.data.classic import ArrayDataset, EpochSampler, crop_flip_transforms
+from imbsemi.data.classic import ArrayDataset
+from imbsemi.data.epoch_sampler import EpochSampler
 from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.recipe import torchvision_transform, training_recipe
 from imbsemi.models import MODELS
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
@@ -117,7 +119,7 @@ def main() -> int:
     torch.backends.cudnn.benchmark = True
     arrays = dataset()
     mean, std = torch.tensor(MEAN, device=device), torch.tensor(STD, device=device)
-    crop = crop_flip_transforms(32, MEAN, STD, padding=4, flip=True)
+    crop = torchvision_transform(training_recipe(flip=True, crop_padding=4), MEAN, STD, image_size=32)
     rows: list[tuple[str, float, float]] = []
 
     classic_batches = endless(classic(arrays, crop))

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from imbsemi.config import FinetuneConfig, FinetuneStage, LossConfig, PipelineConfig, PseudolabelConfig, RuleConfig
+from imbsemi.config import PipelineConfig
 from imbsemi.config_files import load_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
 from imbsemi.metrics import mean_std
-from imbsemi.stages import run_finetune, run_folder, run_pipeline, run_pseudolabel
-from imbsemi.stages.pipeline import run_or_reuse, stage_config
+from imbsemi.stages import STAGES, StageResult, run_folder, run_pipeline, run_stage
+from imbsemi.stages.pipeline import Step, section_values, step_config
 
 GROUPS = ("balanced_acc", "many", "medium", "few")
 # variant -> the variant its paired gain is measured against
@@ -34,28 +34,31 @@ BASES = {"ce": None, "ce+ssp": "ce", "ce+pseudo": "ce", "ssp+pseudo": "ce", "lda
          "ldam_drw+pseudo": "ldam_drw"}
 
 
-def self_train(config: PipelineConfig, folder: Path, labeler: str, name: str, stage: FinetuneStage,
-               **init: str) -> dict:
-    """Pseudo-label the pool with ``labeler`` (a model.pt), then train ``stage`` on labeled + pool."""
-    labels = run_or_reuse(run_pseudolabel, stage_config(PseudolabelConfig, config, folder, f"from_{name}",
-                                                        config.pseudolabel, checkpoint=labeler), "pseudolabel")
-    return run_or_reuse(run_finetune, stage_config(FinetuneConfig, config, folder, name, stage,
-                                                   pseudo_labels=str(labels.paths["pseudo_labels"]), **init),
-                        "finetune").metrics["test"]
+# the LDAM-DRW variants, declared as the pipeline's: a section and two chains
+LDAM_SECTIONS = {"ldam_drw": {"stage": "finetune", "base": "finetune", "loss": {"name": "ldam"}, "rule": {"name": "drw"}}}
+LDAM_VARIANTS = {"ldam_drw": ["ldam_drw"], "ldam_drw+pseudo": ["ldam_drw", "pseudolabel", "ldam_drw"]}
+
+
+def extra_step(config: PipelineConfig, folder: Path, key: str, section: str, **inputs: str) -> StageResult:
+    """Run ``section`` of ``config`` with these input files as a stage of the pipeline in ``folder``."""
+    stage, values = section_values(config, section, STAGES)
+    return run_stage(stage, step_config(config, Step(key, stage, section, values, None, None), folder, inputs),
+                     recompute=True)
 
 
 def one_seed(config: PipelineConfig) -> dict[str, dict]:
     """Test reports of every variant for one seed."""
+    config = dataclasses.replace(config, sections={**config.sections, **LDAM_SECTIONS},
+                                 variants={**config.variants, **LDAM_VARIANTS})
     pipeline = run_pipeline(config, run_folder(config, "pipeline", f"fidelity-seed{config.seed}"))
     folder, stages = pipeline.folder, pipeline.metrics["stages"]
     reports = dict(pipeline.metrics["test"])
-    backbone = str(Path(stages["ssp"]["folder"]) / "backbone.pt")
-    ce_ssp_model = str(Path(stages["ce_ssp"]["folder"]) / "model.pt")
-    reports["ssp+pseudo"] = self_train(config, folder, ce_ssp_model, "ssp_pseudo", config.finetune, init=backbone)
-    ldam = dataclasses.replace(config.finetune, loss=LossConfig("ldam"), rule=RuleConfig(name="drw"))
-    ldam_run = run_or_reuse(run_finetune, stage_config(FinetuneConfig, config, folder, "ldam_drw", ldam), "finetune")
-    reports["ldam_drw"] = ldam_run.metrics["test"]
-    reports["ldam_drw+pseudo"] = self_train(config, folder, str(ldam_run.folder / "model.pt"), "ldam_drw_pseudo", ldam)
+    # SSP + pseudo-labels: labels from CE + SSP, self-training initialised from the SSP backbone
+    backbone = str(Path(stages["ce+ssp.ssp"]["folder"]) / "backbone.pt")
+    labels = extra_step(config, folder, "ssp+pseudo.pseudolabel", "pseudolabel",
+                        checkpoint=str(Path(stages["ce+ssp"]["folder"]) / "model.pt"))
+    reports["ssp+pseudo"] = extra_step(config, folder, "ssp+pseudo", "finetune", init=backbone,
+                                       pseudo_labels=str(labels.paths["pseudo_labels"])).metrics["test"]
     return reports
 
 

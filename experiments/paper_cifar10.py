@@ -36,7 +36,7 @@ from imbsemi.config import CommonConfig, FinetuneConfig, PseudolabelConfig, SSPC
 from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, user_errors_to_exit
 from imbsemi.io import atomic_write, read_json
-from imbsemi.stages.common import OUTPUTS, run_folder
+from imbsemi.stages import STAGES, run_folder
 from imbsemi.stages.jobs import JobsOutcome, StageJob, run_jobs
 
 # row key -> (label, {rho: the paper's top-1 error %}, source tag in spec §10)
@@ -65,7 +65,7 @@ def stage_job(key: str, stage: str, cls: type, config_file: str, overrides: list
 
 def output(job: StageJob) -> str:
     """The path of ``job``'s main output (backbone, model or pseudo-labels), known before it runs."""
-    return str(run_folder(job.config, job.stage) / OUTPUTS[job.stage][1])
+    return str(run_folder(job.config, job.stage) / STAGES[job.stage].main_output[1])
 
 
 def cell_jobs(rho: int, seed: int, args: argparse.Namespace, overrides: list[str]) -> list[StageJob]:

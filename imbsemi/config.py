@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.dataclass_yaml import at_least, between, finite_at_least, greater_than, open_interval, optional, setting
 
 # Trainer arguments the CLIs set themselves; users set `epochs` or the run folder instead.
@@ -180,6 +181,29 @@ class CommonConfig:
                                       factory=dict)
     logger: LoggerConfig = setting(factory=LoggerConfig)
 
+    def inert_keys(self) -> dict[str, str]:
+        """The dotted keys that cannot change what this config's stage computes, each with the reason.
+
+        They are left out of the config hash (a base classifier is the same run whatever the pool
+        settings) and overriding one on the command line is an error rather than a silent no-op. Each
+        stage's config adds its own."""
+        return data_inert_keys(self.data)
+
+
+FILE_ONLY_KEYS = ("data.splits", "data.shards", "data.augment.crop_size", "data.augment.resize",
+                  "data.augment.min_scale", "data.augment.color_jitter")
+SAMPLED_ONLY_KEYS = ("data.pool", "data.imb_type", "data.rho", "data.n_max", "data.val_per_class", "data.download",
+                     "data.verify", "data.image_size", "data.augment.crop_padding")
+
+
+def data_inert_keys(data: DataConfig) -> dict[str, str]:
+    """The data keys a source cannot read: split-file datasets are used as their files define them (no
+    sub-sampling, pool or padded crops); the other sources have no split files or resized crops."""
+    if data.source in FILE_SOURCES:
+        return {key: f"data.source = {data.source} is a split-file dataset, used as its split files define it"
+                for key in SAMPLED_ONLY_KEYS}
+    return {key: f"only split-file sources ({', '.join(FILE_SOURCES)}) read it" for key in FILE_ONLY_KEYS}
+
 
 @dataclass(frozen=True)
 class MethodConfig:
@@ -261,6 +285,10 @@ class PseudolabelStage:
 class SSPConfig(SSPStage, CommonConfig):
     """`ssp_pretrain` config."""
 
+    def inert_keys(self) -> dict[str, str]:
+        return {**super().inert_keys(),
+                "data.pool": "self-supervised pre-training reads the labeled images only, never the pool"}
+
 
 @dataclass(frozen=True)
 class FinetuneConfig(FinetuneStage, CommonConfig):
@@ -271,12 +299,28 @@ class FinetuneConfig(FinetuneStage, CommonConfig):
     pseudo_labels: str | None = setting(None, "pseudo_labels.npz of `imbsemi pseudolabel` to self-train with "
                                               "(null: labeled images only)")
 
+    def inert_keys(self) -> dict[str, str]:
+        reasons = super().inert_keys()
+        if self.pseudo_labels is None:
+            for key in ("data.pool", "self_training"):
+                reasons[key] = "without pseudo_labels finetune trains on the labeled images only"
+        if self.mode != "tau_norm":
+            reasons["tau"] = f"only mode: tau_norm reads tau (mode is {self.mode})"
+        return reasons
+
+
+CHECKPOINT_INERT = {"model": "the checkpoint decides the network",
+                    "data.augment": "the checkpoint predicts unaugmented images"}
+
 
 @dataclass(frozen=True)
 class PseudolabelConfig(PseudolabelStage, CommonConfig):
     """`imbsemi pseudolabel` config."""
     checkpoint: str | None = setting(None, "classifier that labels the pool: model.pt, pretrained:NAME or a file of "
                                            "any layout `imbsemi pretrained inspect` reads; required")
+
+    def inert_keys(self) -> dict[str, str]:
+        return {**super().inert_keys(), **CHECKPOINT_INERT}
 
 
 @dataclass(frozen=True)
@@ -287,21 +331,32 @@ class EvaluateConfig(CommonConfig):
     batch_size: int = setting(512, "images per prediction batch", at_least(1))
     shot_thresholds: list[float] | None = shot_thresholds_setting()
 
+    def inert_keys(self) -> dict[str, str]:
+        return {**super().inert_keys(), **CHECKPOINT_INERT, "data.pool": "evaluation reads the test split only"}
+
 
 @dataclass(frozen=True)
 class PipelineConfig(CommonConfig):
-    """`imbsemi pipeline` / `demo` config: every stage's section in one file."""
+    """`imbsemi pipeline` / `demo` config: every stage's section in one file and the variants to compare."""
     ssp: SSPStage = setting(factory=SSPStage)
     finetune: FinetuneStage = setting(factory=FinetuneStage)
     pseudolabel: PseudolabelStage = setting(factory=PseudolabelStage)
     selftrain: FinetuneStage | None = setting(
         None, "stage 3 (self-training) settings: the keys given here override the finetune section, e.g. "
               "{optim: {batch_size: 256}} as the original train_semi.py (null: the finetune section)")
-    rounds: int = setting(1, "self-training rounds; each after the first re-labels the pool with the last "
-                             "round's model", at_least(1))
+    sections: dict[str, Any] = setting(
+        doc="more sections for variants: name -> {stage: a stage name, base: a section whose keys it starts "
+            "from, ...its keys}, e.g. {ldam_drw: {stage: finetune, base: finetune, loss: {name: ldam}}}",
+        factory=dict)
+    variants: dict[str, Any] = setting(
+        doc="the variants compared: name -> chain of sections, each run on the output of the one before "
+            "(backbone -> init, model -> checkpoint, pseudo_labels -> pseudo_labels); stages that two variants "
+            "share run once",
+        factory=lambda: {"ce": ["finetune"], "ce+ssp": ["ssp", "finetune"],
+                         "ce+pseudo": ["finetune", "pseudolabel", "selftrain"]})
+    shared_stages: str | None = setting(None, "folder for the stage runs, found there by config hash, so that "
+                                              "pipelines sharing a stage's config run it once (null: inside the "
+                                              "pipeline's run folder)")
 
-
-# The stage kinds a config file can be, in the order load_any_config tries them.
-STAGE_CONFIGS: dict[str, type[CommonConfig]] = {
-    "finetune": FinetuneConfig, "ssp": SSPConfig, "pseudolabel": PseudolabelConfig, "evaluate": EvaluateConfig,
-    "pipeline": PipelineConfig}
+    def inert_keys(self) -> dict[str, str]:
+        return {**super().inert_keys(), "shared_stages": "where the stage runs are kept does not change them"}

@@ -12,9 +12,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-from imbsemi.config import (RESERVED_TRAINER_KEYS, STAGE_CONFIGS, CommonConfig, EvaluateConfig, FinetuneConfig,
-                            PipelineConfig, PseudolabelConfig, SSPConfig)
-from imbsemi.data.file_sources import FILE_SOURCES
+from imbsemi.config import RESERVED_TRAINER_KEYS, CommonConfig, PipelineConfig
 from imbsemi.dataclass_yaml import deep_merge, from_dict, parse_overrides, read_yaml_with_base, set_dotted
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write
@@ -32,11 +30,11 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
 
     Raises:
         ConfigError: a bad key or value, or an override of a key that has no effect on this command
-            (one of :func:`inert_keys`), e.g. ``data.pool.relevance`` on finetune without pseudo_labels.
+            (one of the config's ``inert_keys``), e.g. ``data.pool.relevance`` on finetune without pseudo_labels.
     """
     pairs = parse_overrides(overrides)
     config = _build(cls, *_read_raw(path, pairs), pairs)
-    inert = inert_keys(config)
+    inert = _inert_keys(config)
     for key in (leaf for pair in pairs for leaf in _leaf_keys(*pair)):
         owner = next((k for k in inert if key == k or key.startswith(k + ".")), None)
         if owner is not None:
@@ -44,41 +42,9 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
     return config
 
 
-def inert_keys(config: Any) -> dict[str, str]:
-    """The dotted keys that cannot change what ``config``'s command computes, each with the reason.
-
-    They are left out of :func:`config_hash` (a base classifier is the same run whatever the pool
-    settings) and overriding one on the command line is an error rather than a silent no-op."""
-    reasons: dict[str, str] = _data_inert_keys(config.data) if isinstance(config, CommonConfig) else {}
-    if isinstance(config, SSPConfig):
-        reasons["data.pool"] = "self-supervised pre-training reads the labeled images only, never the pool"
-    if isinstance(config, FinetuneConfig):
-        if config.pseudo_labels is None:
-            for key in ("data.pool", "self_training"):
-                reasons[key] = "without pseudo_labels finetune trains on the labeled images only"
-        if config.mode != "tau_norm":
-            reasons["tau"] = f"only mode: tau_norm reads tau (mode is {config.mode})"
-    if isinstance(config, (PseudolabelConfig, EvaluateConfig)):
-        reasons["model"] = "the checkpoint decides the network"
-        reasons["data.augment"] = "the checkpoint predicts unaugmented images"
-    if isinstance(config, EvaluateConfig):
-        reasons["data.pool"] = "evaluation reads the test split only"
-    return reasons
-
-
-FILE_ONLY_KEYS = ("data.splits", "data.shards", "data.augment.crop_size", "data.augment.resize",
-                  "data.augment.min_scale", "data.augment.color_jitter")
-SAMPLED_ONLY_KEYS = ("data.pool", "data.imb_type", "data.rho", "data.n_max", "data.val_per_class", "data.download",
-                     "data.verify", "data.image_size", "data.augment.crop_padding")
-
-
-def _data_inert_keys(data: Any) -> dict[str, str]:
-    """The data keys a source cannot read: split-file datasets are used as their files define them (no
-    sub-sampling, pool or padded crops); the other sources have no split files or resized crops."""
-    if data.source in FILE_SOURCES:
-        return {key: f"data.source = {data.source} is a split-file dataset, used as its split files define it"
-                for key in SAMPLED_ONLY_KEYS}
-    return {key: f"only split-file sources ({', '.join(FILE_SOURCES)}) read it" for key in FILE_ONLY_KEYS}
+def _inert_keys(config: Any) -> dict[str, str]:
+    """A stage config's ``inert_keys`` (a section alone, e.g. ``DataConfig``, has none)."""
+    return config.inert_keys() if isinstance(config, CommonConfig) else {}
 
 
 def _names(message: str, key: str) -> bool:
@@ -104,26 +70,28 @@ def _pop_dotted(data: dict[str, Any], key: str) -> None:
         data.pop(last, None)
 
 
-def load_any_config(path: str | Path | None, overrides: Sequence[str] = ()) -> CommonConfig:
-    """Load a config of any stage kind, for tools that only read the shared keys (e.g. the data).
+def load_any_config(path: str | Path | None, overrides: Sequence[str],
+                    kinds: Mapping[str, type[CommonConfig]]) -> CommonConfig:
+    """Load a config of any of the stage ``kinds`` (name -> schema), for tools that only read the shared
+    keys (e.g. the data).
 
-    The first kind of ``STAGE_CONFIGS`` (finetune, ssp, pseudolabel, evaluate, pipeline) whose keys
-    include every top-level key is built with :func:`load_config`'s rules and errors.
+    The first of ``kinds`` whose keys include every top-level key is built with :func:`load_config`'s
+    rules and errors.
 
     Raises:
         ConfigError: no stage kind takes all the top-level keys.
     """
     pairs = parse_overrides(overrides)
     raw, origin = _read_raw(path, pairs)
-    keys = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in STAGE_CONFIGS.items()}
-    for kind, cls in STAGE_CONFIGS.items():
+    keys = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in kinds.items()}
+    for kind, cls in kinds.items():
         if set(raw) <= keys[kind]:
             return _build(cls, raw, origin, pairs)
     common = {f.name for f in dataclasses.fields(CommonConfig)}
-    owners = {key: [kind for kind in STAGE_CONFIGS if key in keys[kind]] for key in raw if key not in common}
+    owners = {key: [kind for kind in kinds if key in keys[kind]] for key in raw if key not in common}
     blamed = ", ".join(f"{key} ({', '.join(kinds) or 'no stage'})" for key, kinds in owners.items())
     raise ConfigError(f"{origin}: no stage config takes all its top-level keys; {blamed}; a config is one of the "
-                      f"stage kinds {', '.join(STAGE_CONFIGS)}")
+                      f"stage kinds {', '.join(kinds)}")
 
 
 def _read_raw(path: str | Path | None, overrides: Sequence[tuple[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -217,7 +185,7 @@ def config_hash(config: Any) -> str:
     ``inert_keys`` of the config are left out, so e.g. a base classifier's hash does not depend on
     the pool settings."""
     data = to_dict(config)
-    for key in ("name", "out_dir", "overwrite", "logger", *inert_keys(config)):
+    for key in ("name", "out_dir", "overwrite", "logger", *_inert_keys(config)):
         _pop_dotted(data, key)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -321,5 +321,5 @@ def _default_text(f: dataclasses.Field) -> str:
         value = f.default
     else:
         return "required"
-    text = yaml.safe_dump(value, default_flow_style=True, width=math.inf)
+    text = yaml.safe_dump(value, default_flow_style=True, width=math.inf, sort_keys=False)
     return text.removesuffix("...\n").strip()  # scalars end with a document-end marker

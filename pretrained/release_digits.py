@@ -46,15 +46,16 @@ def entry(name: str, stage: str, path: Path, metric: dict, command: str) -> dict
 def main() -> int:
     pipeline = load_config(PipelineConfig, "quickstart.yaml", ["out_dir=runs/release"])
     stages = run_pipeline(pipeline, run_folder(pipeline, "pipeline", "release")).metrics["stages"]
-    ours = [backbone_entry("rotation", Path(stages["ssp"]["folder"]) / "backbone.pt", "ssp/rotation_digits.yaml",
+    ours = [backbone_entry("rotation", Path(stages["ce+ssp.ssp"]["folder"]) / "backbone.pt", "ssp/rotation_digits.yaml",
                            f"{PIPELINE}  # its ssp stage")]
     for method in ("moco_v2", "simclr"):
         ssp = run_ssp(load_config(SSPConfig, f"ssp/{method}_digits.yaml", ["out_dir=runs/release"]))
         ours.append(backbone_entry(method, ssp.paths["backbone"], f"ssp/{method}_digits.yaml",
                                    f"ssp_pretrain --config configs/ssp/{method}_digits.yaml"))
-    for name, stage in (("ce", "finetune"), ("ce_ssp", "finetune"), ("ce_pseudo", "selftrain")):
+    for name, step, stage in (("ce", "ce", "finetune"), ("ce_ssp", "ce+ssp", "finetune"),
+                              ("ce_pseudo", "ce+pseudo", "selftrain")):
         ours.append(classifier_entry(f"{name}_resnet32_digits_rho10", stage,
-                                     Path(stages[name]["folder"]) / "model.pt", f"{PIPELINE}  # its {name} stage"))
+                                     Path(stages[step]["folder"]) / "model.pt", f"{PIPELINE}  # its {step} stage"))
     path = HERE / "registry.yaml"
     header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
     paper = [e for e in yaml.safe_load(path.read_text())["checkpoints"] if e["source"] == "paper"]

@@ -6,10 +6,10 @@ import pytest
 from imbsemi.cli.main import main
 
 
-
 def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture) -> None:
     assert main(["train"]) == 2
-    commands = "pseudolabel, demo, pipeline, sweep, sweep-report, evaluate, pretrained, report, data"
+    commands = ("finetune, ssp_pretrain, pseudolabel, evaluate, pipeline, demo, sweep, sweep-report, pretrained, report, "
+                "data, config")
     assert f"unknown command 'train'; commands: {commands}" in capsys.readouterr().err
 
 

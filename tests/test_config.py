@@ -97,10 +97,13 @@ def test_cli_reports_user_error_without_traceback(tmp_path: Path) -> None:
 
 
 def test_resolved_config_is_saved_in_the_run_folder(tmp_path: Path) -> None:
-    from imbsemi.stages.common import run_folder, start_run
+    from imbsemi.stages import STAGES, run_folder
+    from imbsemi.stages.run import StageRun
 
     config = load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml", [f"out_dir={tmp_path}", "data.rho=20"])
-    folder = start_run(config, "ssp", run_folder(config, "ssp", "rotation_digits"))
+    run = StageRun.resolve(STAGES["ssp"], config, run_folder(config, "ssp", "rotation_digits"))
+    run.start()
+    folder = run.folder
     assert folder == tmp_path / "ssp" / f"rotation_digits-{config_hash(config)[:8]}"
     saved = yaml.safe_load((folder / "config.yaml").read_text())
     assert saved["data"]["rho"] == 20.0 and saved["method"]["kwargs"]["crop_scale"] == 0.2

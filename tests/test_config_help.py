@@ -9,11 +9,12 @@ from typing import Iterator
 
 import pytest
 
-from imbsemi.config import (KNNConfig, STAGE_CONFIGS, DataConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig,
+from imbsemi.config import (KNNConfig, DataConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig,
                             SSPConfig)
-from imbsemi.config_files import load_any_config, load_config, resolve_config_path, shipped_configs, shipped_configs_dir
+from imbsemi.config_files import load_config, resolve_config_path, shipped_configs, shipped_configs_dir
 from imbsemi.dataclass_yaml import describe_schema, first_doc_line, setting
 from imbsemi.errors import ConfigError
+from imbsemi.stages.table import STAGES, load_stage_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -35,9 +36,11 @@ def leaf_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.
 def expected_default(f: dataclasses.Field) -> str:
     """The default as YAML writes it, spelled out here rather than through yaml.safe_dump."""
     if f.default_factory is not dataclasses.MISSING:
-        empty = f.default_factory()
-        assert empty in ({}, [])  # the only factory defaults of leaf keys: empty mappings and lists
-        return "{}" if empty == {} else "[]"
+        value = f.default_factory()
+        if value and isinstance(value, dict):  # a pipeline's variants: section lists by name
+            return "{" + ", ".join(f"{name}: [{', '.join(chain)}]" for name, chain in value.items()) + "}"
+        assert value in ({}, [])  # the other factory defaults of leaf keys: empty mappings and lists
+        return "{}" if value == {} else "[]"
     if f.default is dataclasses.MISSING:
         return "required"
     if f.default is None or isinstance(f.default, bool):
@@ -51,7 +54,7 @@ def cells(lines: list[str], key: str) -> list[list[str]]:
     return [row for row in rows if row[0] == key]
 
 
-@pytest.mark.parametrize("cls", list(STAGE_CONFIGS.values()), ids=list(STAGE_CONFIGS))
+@pytest.mark.parametrize("cls", [stage.config for stage in STAGES.values()], ids=list(STAGES))
 def test_every_key_has_a_doc_and_one_help_line_with_its_default(cls: type) -> None:
     lines = describe_schema(cls)
     keys = list(leaf_fields(cls))
@@ -119,24 +122,24 @@ def test_setting_needs_a_doc() -> None:
     ("ssp/rotation_digits.yaml", SSPConfig), ("finetune/ce_digits.yaml", FinetuneConfig),
     ("pseudolabel/digits.yaml", PseudolabelConfig), ("quickstart.yaml", PipelineConfig),
     ("digits_data.yaml", FinetuneConfig)])
-def test_load_any_config_picks_the_stage(relative: str, cls: type) -> None:
-    config = load_any_config(CONFIGS / relative, [])
+def test_load_stage_config_picks_the_stage(relative: str, cls: type) -> None:
+    config = load_stage_config(CONFIGS / relative, [])
     assert type(config) is cls
     assert config == load_config(cls, CONFIGS / relative)
 
 
-def test_load_any_config_overrides_and_errors(tmp_path: Path) -> None:
-    assert type(load_any_config(CONFIGS / "digits_data.yaml", ["method.name=simclr"])) is SSPConfig
+def test_load_stage_config_overrides_and_errors(tmp_path: Path) -> None:
+    assert type(load_stage_config(CONFIGS / "digits_data.yaml", ["method.name=simclr"])) is SSPConfig
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text("base: " + str(CONFIGS / "digits_data.yaml") + "\nmethod: rotation\nloss: {name: ce}\nfoo: 1\n")
     with pytest.raises(ConfigError) as err:
-        load_any_config(mixed, [])
+        load_stage_config(mixed, [])
     assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
                               "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, "
                               "evaluate, pipeline")
     expected = r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"
     with pytest.raises(ConfigError, match=expected):
-        load_any_config(None, ["data.rho=0.5"])
+        load_stage_config(None, ["data.rho=0.5"])
 
 
 def test_shipped_configs_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,7 +151,7 @@ def test_shipped_configs_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert by_name == load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml")
     (tmp_path / "quickstart.yaml").write_text("seed: 3\n")  # a local file wins over the shipped one
     assert resolve_config_path("quickstart.yaml") == Path("quickstart.yaml")
-    assert load_any_config("quickstart.yaml", []).seed == 3
+    assert load_stage_config("quickstart.yaml", []).seed == 3
 
     names = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.rglob("*.yaml"))
     assert shipped_configs() == names and {"quickstart.yaml", "ssp/rotation_digits.yaml"} <= set(names)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from imbsemi.config import FinetuneConfig, PipelineConfig
+from imbsemi.config import PipelineConfig
 from imbsemi.config_files import load_config
 from imbsemi.stages import run_finetune
-from imbsemi.stages.pipeline import stage_config
+from imbsemi.stages.pipeline import pipeline_steps, step_config
 
 from conftest import CONFIGS
 
@@ -20,7 +20,7 @@ from conftest import CONFIGS
 def test_demo_ce_model_beats_chance_by_far(tmp_path: Path) -> None:
     """Over seeds 0-4 the demo's CE reaches 0.87-0.92 balanced accuracy; 0.60 is 50 points above chance."""
     pipeline = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", ["trainer.enable_progress_bar=false"])
-    config = stage_config(FinetuneConfig, pipeline, tmp_path, "ce", pipeline.finetune)
+    config = step_config(pipeline, pipeline_steps(pipeline)[0]["ce"], tmp_path, {})
     metrics = run_finetune(config).metrics
     assert metrics["test"]["acc"] >= 0.60  # chance: 0.10
     assert metrics["test"]["balanced_acc"] >= 0.60

@@ -240,7 +240,7 @@ def test_ranks_take_disjoint_shards_of_the_same_epoch_order(size: int, world_siz
                                                             shard: int) -> None:
     """As torch's DistributedSampler: one order per (seed, epoch), rank r takes every world_size-th key;
     padding repeats the order's first keys, drop_last cuts the order to a multiple of world_size."""
-    from imbsemi.data.classic import EpochSampler
+    from imbsemi.data.epoch_sampler import EpochSampler
 
     whole = [index for _, index in EpochSampler(size, seed=4, epoch=2)]
     shards = [list(EpochSampler(size, seed=4, epoch=2, rank=r, world_size=world_size, drop_last=drop_last))

@@ -20,7 +20,7 @@ from imbsemi.config_files import load_config
 from imbsemi.data.sources import load
 from imbsemi.errors import ConfigError
 from imbsemi.stages import run_finetune, run_pseudolabel, run_ssp
-from imbsemi.stages.pipeline import run_or_reuse
+from imbsemi.stages import STAGES, run_stage
 
 RUN = ("import sys; from imbsemi.config import {cls}; from imbsemi.config_files import load_config; "
        "from imbsemi.stages import {stage}; {stage}(load_config({cls}, sys.argv[1], sys.argv[2:]))")
@@ -170,13 +170,15 @@ def test_a_finished_run_is_not_reused_once_its_data_files_changed(fast_config, t
         np.savez(data / f"{split}.npz", x=digits.images, y=digits.targets)
     config = fast_config(FinetuneConfig, "finetune/ce_digits.yaml", "name=run", "data.source=npz",
                          f"data.root={data}")
-    assert not run_or_reuse(run_finetune, config, "finetune").reused
-    assert run_or_reuse(run_finetune, config, "finetune").reused
+    assert not run_stage(STAGES["finetune"], config, recompute=True).reused
+    assert run_stage(STAGES["finetune"], config, recompute=True).reused
     with np.load(data / "test.npz") as test:  # the same labels, other pixels
         np.savez(data / "test.npz", x=255 - test["x"], y=test["y"])
-    with caplog.at_level("WARNING", logger="imbsemi"):
-        with pytest.raises(ConfigError, match=r"run folder .*run holds a finished run"):
-            run_finetune(config)
-        assert not run_or_reuse(run_finetune, config, "finetune").reused  # the pipeline recomputes it
-    assert "differ from the splits its config builds now" in caplog.text
-    assert run_or_reuse(run_finetune, config, "finetune").reused
+    manifest = config.out_dir + "/finetune/run/data_manifest.json"
+    with pytest.raises(ConfigError, match=f"run folder .*run holds a finished run of other data \\(the splits differ "
+                                          f"from {manifest}\\)"):
+        run_finetune(config)
+    with caplog.at_level("INFO", logger="imbsemi"):
+        assert not run_stage(STAGES["finetune"], config, recompute=True).reused  # the pipeline recomputes it
+    assert f"a finished run of other data (the splits differ from {manifest}): computing it again" in caplog.text
+    assert run_stage(STAGES["finetune"], config, recompute=True).reused

@@ -14,9 +14,9 @@ from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import read_json
 from imbsemi.stages import pipeline as pipeline_module
-from imbsemi.stages.sweep import check_parameters, plan_sweep, run_sweep
-from imbsemi.stages.sweep_report import aggregate, local_records, records_from_runs, write_report
-from imbsemi.sweep import read_sweep
+from imbsemi.sweeps.runner import check_parameters, plan_sweep, run_sweep
+from imbsemi.sweeps.report import aggregate, local_records, records_from_runs, write_report
+from imbsemi.sweeps.spec import read_sweep
 from test_pipeline import TINY
 from wandb_records import read_offline_run
 
@@ -26,7 +26,7 @@ SWEEPS = CONFIGS / "sweeps"
 def write_sweep(folder: Path, parameters: dict, method: str = "grid", command: list | None = None) -> Path:
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump({
-        "program": "imbsemi", "method": method, "metric": {"name": "selftrain/balanced_acc", "goal": "maximize"},
+        "program": "imbsemi", "method": method, "metric": {"name": "ce+pseudo/balanced_acc", "goal": "maximize"},
         "parameters": parameters,
         "command": command or ["${env}", "imbsemi", "pipeline", "--config", "quickstart.yaml", *TINY,
                                "logger.wandb={project: test}", "${args}"]}))
@@ -47,8 +47,7 @@ def test_relevance_sweeps_cover_the_grid_with_seeds(name: str, seeds: int) -> No
 @pytest.mark.parametrize("name, seeds", [("rho_u", 3), ("rho_u_digits", 5)])
 def test_rho_u_sweeps_are_one_half_one_and_two_rho(name: str, seeds: int) -> None:
     sweep = read_sweep(SWEEPS / f"{name}.yaml")
-    cls, _ = check_parameters(sweep)
-    rho = load_config(cls, sweep.config, [*sweep.fixed, *sweep.points()[0].flags]).data.rho
+    rho = load_config(check_parameters(sweep).config, sweep.config, [*sweep.fixed, *sweep.points()[0].flags]).data.rho
     assert sweep.parameters["data.pool.rho_u"]["values"] == [1, rho / 2, rho, 2 * rho]
     assert {p.values["seed"] for p in sweep.points()} == set(range(seeds))
 
@@ -56,8 +55,8 @@ def test_rho_u_sweeps_are_one_half_one_and_two_rho(name: str, seeds: int) -> Non
 @pytest.mark.parametrize("name", ["relevance", "rho_u", "relevance_digits", "rho_u_digits"])
 def test_shipped_sweeps_name_config_keys_with_valid_values(name: str) -> None:
     sweep = read_sweep(SWEEPS / f"{name}.yaml")
-    assert check_parameters(sweep) == (PipelineConfig, "pipeline")
-    assert sweep.metric == {"name": "selftrain/balanced_acc", "goal": "maximize"}
+    assert check_parameters(sweep).config is PipelineConfig
+    assert sweep.metric == {"name": "ce+pseudo/balanced_acc", "goal": "maximize"}
 
 
 def test_agent_command_gives_the_local_point_config(tmp_path: Path) -> None:
@@ -130,28 +129,28 @@ def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monk
     out = tmp_path / "out"
     labels = ["relevance=0.5-seed=0", "relevance=0.5-seed=1", "relevance=1.0-seed=0", "relevance=1.0-seed=1"]
     calls = []
-    real = pipeline_module.run_pseudolabel
+    real = pipeline_module.run_stage
 
-    def interrupted_third(config, **kwargs):
-        calls.append(config.name)
+    def interrupted_third_labelling(stage, config, **kwargs):
+        calls.extend([config.name] if stage.name == "pseudolabel" else [])
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(config, **kwargs)
+        return real(stage, config, **kwargs)
 
-    monkeypatch.setattr(pipeline_module, "run_pseudolabel", interrupted_third)
+    monkeypatch.setattr(pipeline_module, "run_stage", interrupted_third_labelling)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, out)
-    monkeypatch.setattr(pipeline_module, "run_pseudolabel", real)
+    monkeypatch.setattr(pipeline_module, "run_stage", real)
     resumed = run_sweep(sweep, out)
     assert resumed.skipped == labels[:2] and resumed.ran == labels[2:]
     assert run_sweep(sweep, out).ran == []  # everything finished: nothing runs
     stages = out / "stages"
     # SSP, CE and CE + SSP once per seed; pseudo-labels and self-training once per point
-    counts = {kind: len([p for p in stages.glob(f"*/{kind}-*") if p.is_dir()])
-              for kind in ("rotation", "ce", "ce_ssp", "from_ce", "ce_pseudo")}
-    assert counts == {"rotation": 2, "ce": 2, "ce_ssp": 2, "from_ce": 4, "ce_pseudo": 4}
+    counts = {key: len([p for p in stages.glob(f"*/{key}-*") if p.is_dir()])
+              for key in ("ce+ssp.ssp", "ce", "ce+ssp", "ce+pseudo.pseudolabel", "ce+pseudo")}
+    assert counts == {"ce+ssp.ssp": 2, "ce": 2, "ce+ssp": 2, "ce+pseudo.pseudolabel": 4, "ce+pseudo": 4}
     third = read_json(out / "runs/pipeline" / labels[2] / "metrics.json")["stages"]
-    assert {name for name, stage in third.items() if stage["reused"]} == {"ssp", "ce", "ce_ssp"}
+    assert {name for name, stage in third.items() if stage["reused"]} == {"ce+ssp.ssp", "ce", "ce+ssp"}
 
     for label in labels:
         relevance = float(label.split("-")[0].split("=")[1])
@@ -166,23 +165,27 @@ def test_two_by_two_sweep_shares_stages_resumes_and_reports(tmp_path: Path, monk
         # irrelevant ones at relevance 0.5
         assert pool == {0.5: 580, 1.0: 590}[relevance] and summary["data/relevance"] == relevance
         assert summary["data/labeled_counts"] == manifest["labeled"]["class_counts"]
-        for prefix in ("base", "base_ssp", "selftrain"):
+        assert summary["variants"] == ["ce", "ce+ssp", "ce+pseudo"]
+        for prefix in ("ce", "ce+ssp", "ce+pseudo"):
             assert {f"{prefix}/{k}" for k in ("balanced_acc", "many", "medium", "few")} <= set(summary)
             assert len(summary[f"{prefix}/per_class_acc"]) == 10
-        assert 0 <= summary["pseudo/reference_accuracy"] <= 1 and len(summary["pseudo/per_class_precision"]) == 10
-        assert summary["selftrain/pseudo_kept"] == pool and summary["selftrain/train_size"] == 199 + pool
-        assert {"selftrain/train/loss", "selftrain/figures/confusion/path", "pseudo/figures/pseudo_labels/path",
-                "base/figures/per_class/path"} <= run["history"]
+        labelling = "ce+pseudo.pseudolabel"
+        assert 0 <= summary[f"{labelling}/reference_accuracy"] <= 1
+        assert summary["ce+pseudo/pseudo_accuracy"] == summary[f"{labelling}/reference_accuracy"]
+        assert len(summary[f"{labelling}/per_class_precision"]) == 10
+        assert summary["ce+pseudo/pseudo_kept"] == pool and summary["ce+pseudo/train_size"] == 199 + pool
+        assert {"ce+pseudo/train/loss", "ce+pseudo/figures/confusion/path", f"{labelling}/figures/pseudo_labels/path",
+                "ce/figures/per_class/path"} <= run["history"]
         # the curves of SSP and the base classifier are in the run that trained them (the first of each seed)
-        assert ({"ssp/train/loss", "base/train/loss"} <= run["history"]) == (label in labels[:2])
+        assert ({"ce+ssp.ssp/train/loss", "ce/train/loss"} <= run["history"]) == (label in labels[:2])
         assert summary == {**summary, **read_json(out / "runs/pipeline" / label / "summary.json")}
 
     swept, records = local_records(out)
     paths = write_report(tmp_path / "report", "tiny", swept, records)
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [(r["data.pool.relevance"], r["n"]) for r in rows] == [("0.5", "2"), ("1.0", "2")]
-    base = [read_json(out / "runs/pipeline" / label / "summary.json")["base/balanced_acc"] for label in labels[:2]]
-    assert float(rows[0]["CE/balanced_acc_mean"]) == pytest.approx(50 * sum(base))
+    base = [read_json(out / "runs/pipeline" / label / "summary.json")["ce/balanced_acc"] for label in labels[:2]]
+    assert float(rows[0]["ce/balanced_acc_mean"]) == pytest.approx(50 * sum(base))
     assert "| 0.5 | 2 |" in paths["markdown"].read_text()
     assert paths["plot/data.pool.relevance"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the offline wandb runs, read as the wandb API gives runs, make the same table
@@ -207,7 +210,7 @@ def test_parallel_points_share_a_stage_through_the_lock(tmp_path: Path) -> None:
                                               "logger.wandb": {"value": None}}))
     result = run_sweep(sweep, tmp_path / "out", jobs=2)
     assert sorted(result.ran) == ["relevance=0.5", "relevance=1.0"]
-    reused = [read_json(tmp_path / "out/runs/pipeline" / label / "metrics.json")["stages"]["ssp"]["reused"]
+    reused = [read_json(tmp_path / "out/runs/pipeline" / label / "metrics.json")["stages"]["ce+ssp.ssp"]["reused"]
               for label in result.ran]
     assert sorted(reused) == [False, True]
     assert len([p for p in (tmp_path / "out/stages/ssp").iterdir() if p.is_dir() and p.name != ".locks"]) == 1

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import yaml
 
-from imbsemi.config_files import load_any_config, to_dict
+from imbsemi.config_files import to_dict
+from imbsemi.stages.table import load_stage_config
 
 
 def main(argv: Sequence[str]) -> int:
@@ -16,7 +17,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("action", choices=["show"])
     parser.add_argument("config", help="YAML config file, a path or the name of a shipped config")
     args, overrides = parser.parse_known_args(argv)
-    config = load_any_config(args.config, overrides)
+    config = load_stage_config(args.config, overrides)
     print(f"# {type(config).__name__} from {args.config}")
     print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
     return 0

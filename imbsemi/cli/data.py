@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from imbsemi.config_files import load_any_config
 from imbsemi.stages.data import data_summary, write_training_shards
+from imbsemi.stages.table import load_stage_config
 
 
 def main(argv: Sequence[str]) -> int:
@@ -18,7 +18,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--config", required=True, help="a config of any stage (its data: section is read)")
     parser.add_argument("--workers", type=int, default=4, help="shards: processes reading the image files")
     args, overrides = parser.parse_known_args(argv)
-    config = load_any_config(args.config, overrides)
+    config = load_stage_config(args.config, overrides)
     if args.action == "summary":
         print("\n".join(data_summary(config)))
     else:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from imbsemi.cli.common import parse_config, report
-from imbsemi.config import FinetuneConfig
+from imbsemi.cli.stage import stage_main
 from imbsemi.errors import user_errors_to_exit
-from imbsemi.stages import run_finetune, run_folder
+from imbsemi.stages import STAGES
 
 
 @user_errors_to_exit
 def main(argv: Sequence[str] | None = None) -> int:
-    config, stem = parse_config(FinetuneConfig, "finetune", "Train a classifier (stage 2) or self-train "
-                                "on labeled + pseudo-labeled data (stage 3).", argv)
-    result = run_finetune(config, run_folder(config, "finetune", stem))
-    test = result.metrics["test"]
-    report(f"finetune: test acc={test['acc']:.3f} balanced_acc={test['balanced_acc']:.3f}; "
-           f"model -> {result.paths['model']}")
-    return 0
+    return stage_main(STAGES["finetune"], "finetune", argv)
 
 
 if __name__ == "__main__":  # torchrun -m imbsemi.cli.finetune ...

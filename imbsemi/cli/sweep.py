@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Sequence
 
 from imbsemi.cli.common import show_progress
-from imbsemi.stages.sweep import plan_sweep, run_sweep, sweep_folder
-from imbsemi.stages.sweep_report import local_records, wandb_records, write_report
-from imbsemi.sweep import find_sweep, read_sweep
+from imbsemi.sweeps.runner import plan_sweep, run_sweep, sweep_folder
+from imbsemi.sweeps.report import local_records, wandb_records, write_report
+from imbsemi.sweeps.spec import find_sweep, read_sweep
 
 
 def main(argv: Sequence[str]) -> int:

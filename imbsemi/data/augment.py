@@ -1,15 +1,17 @@
-"""Batched augmentation with per-sample random parameters, on whatever device the batch is on.
+"""The device path of an AugmentRecipe: batched augmentation with per-sample random parameters, on
+whatever device the batch is on.
 
-Each ``*Transform`` maps a uint8 (N, H, W, C) batch and a generator to normalised float
-(N, C, H, W) batches; ``AugmentedViews`` returns a tuple of independently augmented views.
+``BatchAugment`` maps a uint8 (N, H, W, C) batch and a generator to a normalised float (N, C, H, W)
+batch, or to a tuple of independently augmented views; ``Standardize`` only normalises.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from imbsemi.data.recipe import MOCO_V2_VIEWS, AugmentRecipe, training_recipe
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -84,28 +86,6 @@ def balanced_quarters(n: int, generator: torch.Generator | None, device: torch.d
     return torch.randperm(n, generator=generator).to(device) % 4
 
 
-@dataclass(frozen=True)
-class ViewParams:
-    """Parameter ranges of the SSL views, named as lightly's MoCoV2Transform / SimCLRTransform, and
-    how many views of each image a batch holds (``count``: 2 for the contrastive methods).
-
-    Defaults are MoCoV2Transform's; Gaussian blur is left out, as in lightly's 32-pixel CIFAR recipe.
-    """
-    count: int = 2
-    min_scale: float = 0.2
-    hf_prob: float = 0.5
-    cj_prob: float = 0.8
-    cj_bright: float = 0.4
-    cj_contrast: float = 0.4
-    cj_sat: float = 0.4
-    cj_hue: float = 0.1
-    random_gray_scale: float = 0.2
-
-
-MOCO_V2_VIEWS = ViewParams()
-SIMCLR_VIEWS = ViewParams(min_scale=0.08, cj_bright=0.8, cj_contrast=0.8, cj_sat=0.8, cj_hue=0.2)
-
-
 def sample_crop_boxes(n: int, min_scale: float, generator: torch.Generator,
                       device: torch.device) -> tuple[torch.Tensor, ...]:
     """Per-image (width, height, centre x, centre y) as fractions of the image side / [-1, 1] coords.
@@ -122,15 +102,17 @@ def sample_crop_boxes(n: int, min_scale: float, generator: torch.Generator,
     return width, height, cx, cy
 
 
-def resized_crop_flip(x: torch.Tensor, params: ViewParams, generator: torch.Generator) -> torch.Tensor:
-    """Random resized crop (bilinear, back to the input size) and horizontal flip of float (N, C, H, W)."""
+def resized_crop_flip(x: torch.Tensor, recipe: AugmentRecipe, generator: torch.Generator) -> torch.Tensor:
+    """Random resized crop (bilinear, to ``recipe.size`` or the input size) and horizontal flip of float
+    (N, C, H, W)."""
     n = len(x)
-    width, height, cx, cy = sample_crop_boxes(n, params.min_scale, generator, x.device)
-    flip = torch.where(uniform(n, generator, x.device) < params.hf_prob, -1.0, 1.0)
+    width, height, cx, cy = sample_crop_boxes(n, recipe.min_scale, generator, x.device)
+    flip = torch.where(uniform(n, generator, x.device) < (0.5 if recipe.flip else 0.0), -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 2] = width * flip, cx
     theta[:, 1, 1], theta[:, 1, 2] = height, cy
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    shape = list(x.shape) if recipe.size is None else [n, x.shape[1], recipe.size, recipe.size]
+    grid = F.affine_grid(theta, shape, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
@@ -151,7 +133,7 @@ def _hue_rotation(turns: torch.Tensor) -> torch.Tensor:
     return torch.linalg.inv(to_yiq) @ rotation @ to_yiq
 
 
-def color_jitter(x: torch.Tensor, params: ViewParams, generator: torch.Generator) -> torch.Tensor:
+def color_jitter(x: torch.Tensor, params: AugmentRecipe, generator: torch.Generator) -> torch.Tensor:
     """With probability cj_prob per image: brightness, contrast, saturation and hue jitter (in that
     order), factors ~ U(1 - s, 1 + s) and hue shift ~ U(-cj_hue, cj_hue) turns; then grayscale with
     probability random_gray_scale. Single-channel images get brightness and contrast only.
@@ -196,26 +178,48 @@ class Standardize:
         return normalize(images, self.mean, self.std)
 
 
-class CropFlipTransform(Standardize):
+class BatchAugment(Standardize):
+    """A recipe's augmentation of a uint8 (N, H, W, C) batch, with per-image parameters: a standardised
+    float (N, C, H', W') batch, or a tuple of ``recipe.count`` independently augmented views.
+
+    The steps follow the recipe's order; parameters are drawn step by step from the generator, so a
+    seed gives the same batch on every device. Gaussian blur has no batched version here.
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, recipe: AugmentRecipe) -> None:
+        super().__init__(mean, std)
+        if recipe.blur:
+            raise ValueError(f"blur = {recipe.blur}: Gaussian blur is served by the per-image (torchvision) paths "
+                             "only, not by the batched device path")
+        self.recipe = recipe
+
+    def _augment(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        recipe = self.recipe
+        resized = recipe.min_scale is not None
+        x = to_unit_float(crop_flip(images, recipe.crop_padding, recipe.flip and not resized, generator))
+        if resized:
+            x = resized_crop_flip(x, recipe, generator)
+        if recipe.jitters or recipe.random_gray_scale:
+            x = color_jitter(x, recipe, generator)
+        return standardize(x, self.mean, self.std)
+
+    def __call__(self, images: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if self.recipe.count is None:
+            return self._augment(images, generator)
+        return tuple(self._augment(images, generator) for _ in range(self.recipe.count))
+
+
+class CropFlipTransform(BatchAugment):
     """Classifier / rotation training views: padded random crop + horizontal flip (spec §3.6)."""
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, padding: int, flip: bool) -> None:
-        super().__init__(mean, std)
-        self.padding, self.flip = padding, flip
-
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return normalize(crop_flip(images, self.padding, self.flip, generator), self.mean, self.std)
+        super().__init__(mean, std, training_recipe(flip=flip, crop_padding=padding))
 
 
-class AugmentedViews(Standardize):
+class AugmentedViews(BatchAugment):
     """``params.count`` independently augmented SSL views per image (random resized crop, flip,
-    jitter, gray), as a tuple."""
+    jitter, gray), as a tuple; MoCo v2's by default."""
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, params: ViewParams = MOCO_V2_VIEWS) -> None:
-        super().__init__(mean, std)
-        self.params = params
-
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        x = to_unit_float(images)
-        return tuple(standardize(color_jitter(resized_crop_flip(x, self.params, generator), self.params, generator),
-                                 self.mean, self.std) for _ in range(self.params.count))
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, params: AugmentRecipe = MOCO_V2_VIEWS) -> None:
+        super().__init__(mean, std, params)

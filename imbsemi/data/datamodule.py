@@ -10,13 +10,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from imbsemi.data.arrays import NO_LABEL, ImageArrays, concat
-from imbsemi.data.augment import AugmentedViews, CropFlipTransform, ViewParams
+from imbsemi.data.augment import BatchAugment
 from imbsemi.data.classic import classic_loader
 from imbsemi.data.file_loader import file_train_loader, training_transform
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import ImageFiles
-from imbsemi.data.sharding import shard_positions
 from imbsemi.data.loader import DeviceLoader, eval_loader
+from imbsemi.data.rank_split import shard_positions
+from imbsemi.data.recipe import AugmentRecipe, training_recipe
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError, DataError
@@ -52,7 +53,7 @@ class TrainSpec:
     rule: str = "none"
     beta: float = 0.9999
     unlabeled_share: float | None = None
-    views: ViewParams | None = None
+    views: AugmentRecipe | None = None
     eval_batch_size: int = 512
 
 
@@ -101,10 +102,8 @@ class LTDataModule(pl.LightningDataModule):
                                   spec.views, config.drop_last, _epoch_ahead(trainer), rank, world)
         mean, std = (torch.tensor(v, dtype=torch.float32, device=self._device()) for v in (self.splits.mean,
                                                                                           self.splits.std))
-        if spec.views is not None:
-            transform = AugmentedViews(mean, std, spec.views)
-        else:
-            transform = CropFlipTransform(mean, std, aug.crop_padding, aug.flip)
+        transform = BatchAugment(mean, std, training_recipe(flip=aug.flip, crop_padding=aug.crop_padding,
+                                                            views=spec.views))
         return DeviceLoader(self.train_set, spec.batch_size, transform, shuffle=True, seed=self.splits.seed,
                             device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
                             loss_weights=self.loss_weights, soft_targets=self.soft_targets, drop_last=config.drop_last)
@@ -117,7 +116,7 @@ class LTDataModule(pl.LightningDataModule):
         if self.sample_weights is not None:
             raise ConfigError("data.loader = litdata streams each shard in turn and cannot re-sample by class; use "
                               "data.loader: torch for a re-sampling rule")
-        from imbsemi.data.shards import shard_loader  # litdata is needed for this loader only
+        from imbsemi.data.litdata_shards import shard_loader  # litdata is needed for this loader only
 
         splits, spec = self.splits, self.spec
         transform = training_transform(self.train_set.recipe, splits.mean, splits.std, spec.views)

@@ -10,25 +10,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms import v2
-from torchvision.transforms.functional import to_pil_image
 
-from imbsemi.data.augment import ViewParams
-from imbsemi.data.classic import epoch_loader, lightly_views, seeded_streams
+from imbsemi.data.epoch_sampler import epoch_loader, seeded_streams
 from imbsemi.data.files import FileRecipe, ImageFiles
+from imbsemi.data.recipe import AugmentRecipe, torchvision_transform, training_recipe
 from imbsemi.errors import DataError
-
-# MoCo v2's views at ImageNet scale blur half of them (spec §7.3, lightly's MoCoV2Transform); the
-# 32-px recipes of the in-memory sources leave blur out
-VIEW_BLUR = 0.5
-
-
-def train_transform(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
-    """uint8 (3, H, W) -> normalised float (3, crop, crop): random resized crop, flip, colour jitter."""
-    strength = recipe.color_jitter
-    jitter = [v2.ColorJitter(strength, strength, strength)] if strength else []
-    flip = [v2.RandomHorizontalFlip()] if recipe.flip else []
-    return v2.Compose([v2.RandomResizedCrop(recipe.crop_size, scale=(recipe.min_scale, 1.0), antialias=True),
-                       *flip, *jitter, v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
 
 
 def eval_transform(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
@@ -69,9 +55,9 @@ class FileDataset(Dataset):
 
 def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float], std: Sequence[float], seed: int,
                       sample_weights: np.ndarray | None = None, drop_last: bool = False, epoch: int = 0,
-                      views: ViewParams | None = None, rank: int = 0, world_size: int = 1) -> DataLoader:
+                      views: AugmentRecipe | None = None, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Shuffled (or re-sampled by ``sample_weights``) batches of ``files`` from ``files.recipe.workers``
-    processes: augmented by the recipe, or ``views.count`` SSL views (lightly's, with blur) per image; order and
+    processes: augmented by the recipe, or ``views.count`` SSL views (blurred) per image; order and
     augmentation are functions of (seed, epoch), from ``epoch`` on; each DDP ``rank`` serves its shard."""
     transform = training_transform(files.recipe, mean, std, views)
     return epoch_loader(FileDataset(files, transform, seed), batch_size, files.recipe.workers, seed, sample_weights,
@@ -79,12 +65,12 @@ def file_train_loader(files: ImageFiles, batch_size: int, mean: Sequence[float],
 
 
 def training_transform(recipe: FileRecipe, mean: Sequence[float], std: Sequence[float],
-                       views: ViewParams | None) -> Callable[[torch.Tensor], Any]:
-    """Decoded image -> the recipe's augmented image, or ``views.count`` SSL views (lightly's, blurred)."""
-    if views is None:
-        return train_transform(recipe, mean, std)
-    make_views = lightly_views(recipe.crop_size, mean, std, views, blur=VIEW_BLUR)
-    return lambda image: make_views(to_pil_image(image))
+                       views: AugmentRecipe | None) -> Callable[[torch.Tensor], Any]:
+    """Decoded uint8 (3, H, W) image -> normalised float (3, crop, crop) augmented as the recipe's keys
+    ask (random resized crop, flip, colour jitter), or ``views.count`` such SSL views (blurred)."""
+    return torchvision_transform(training_recipe(flip=recipe.flip, crop_size=recipe.crop_size,
+                                                 min_scale=recipe.min_scale, color_jitter=recipe.color_jitter,
+                                                 views=views), mean, std)
 
 
 class FileEvalLoader:

@@ -14,10 +14,10 @@ from imbsemi.io import sha256_arrays
 
 @dataclass(frozen=True)
 class FileRecipe:
-    """How split-file images are served (the ImageNet recipes of Kang et al. and the original code):
-    training RandomResizedCrop(crop_size, scale=(min_scale, 1)) + horizontal flip (``flip``) + colour jitter
-    (brightness, contrast, saturation); evaluation resize of the shorter side to ``resize`` + centre
-    crop; JPEG decoding in ``workers`` DataLoader processes."""
+    """How split-file images are served (the ImageNet recipes of Kang et al. and the original code): the
+    ``data.augment`` settings of split-file sources, which ``recipe.training_recipe`` turns into the
+    training augmentation (random resized crop to ``crop_size``, flip, colour jitter); evaluation resize
+    of the shorter side to ``resize`` + centre crop; JPEG decoding in ``workers`` DataLoader processes."""
     crop_size: int = 224
     resize: int = 256
     min_scale: float = 0.08

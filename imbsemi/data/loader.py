@@ -9,11 +9,11 @@ import torch
 
 from imbsemi.accel import channels_last
 from imbsemi.data.arrays import ImageArrays
+from imbsemi.data.augment import Standardize
 from imbsemi.data.file_loader import FileEvalLoader
 from imbsemi.data.files import ImageFiles
 from imbsemi.data.longtail import stream_seed
-from imbsemi.data.sharding import shard_positions, shard_size
-from imbsemi.data.augment import Standardize
+from imbsemi.data.rank_split import shard_positions, shard_size
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], Any]
 
@@ -24,7 +24,7 @@ class DeviceLoader:
     Args:
         arrays: the images to serve; copied to ``device`` once.
         batch_size: images per batch (per rank; capped at the shard size when ``shuffle``).
-        transform: uint8 batch + generator -> model input (e.g. CropFlipTransform, AugmentedViews).
+        transform: uint8 batch + generator -> model input (e.g. BatchAugment).
         shuffle: training mode: a new seeded permutation each epoch, each rank taking every
             ``world_size``-th index of the same permutation.
         seed: seeds the per-epoch permutations and augmentation.

@@ -10,7 +10,7 @@ from torch import nn
 
 from imbsemi.accel import prepare_model
 from imbsemi.config import OptimConfig
-from imbsemi.data.augment import ViewParams
+from imbsemi.data.recipe import AugmentRecipe
 from imbsemi.optim import sgd_with_schedule
 
 
@@ -40,12 +40,12 @@ class SSLModule(pl.LightningModule):
     """Base of the SSL methods. Subclasses build their backbone, head and loss, and define
     ``training_step``; their constructor takes ``training`` plus their own keyword hyper-parameters.
 
-    Class attributes a subclass may set: ``views`` (SSL views, ``ViewParams.count`` per image,
+    Class attributes a subclass may set: ``views`` (SSL views, ``AugmentRecipe.count`` per image,
     instead of crop/flip), ``monitor`` (the validation metric that selects the exported epoch;
     None: the last) and ``min_batch_size``.
     """
 
-    views: ViewParams | None = None
+    views: AugmentRecipe | None = None
     monitor: str | None = None
     min_batch_size = 1
 

@@ -10,7 +10,7 @@ from lightly.models.modules import MoCoProjectionHead
 from lightly.models.utils import batch_shuffle, batch_unshuffle, deactivate_requires_grad, update_momentum
 from lightly.utils.scheduler import cosine_schedule
 
-from imbsemi.data.augment import MOCO_V2_VIEWS
+from imbsemi.data.recipe import MOCO_V2_VIEWS
 from imbsemi.ssl.base import SSLModule, SSLTraining, headless
 
 BANK_KEY = "moco_memory_bank"

@@ -6,7 +6,8 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from imbsemi.data.augment import MOCO_V2_VIEWS, balanced_quarters, rotate_quarters
+from imbsemi.data.augment import balanced_quarters, rotate_quarters
+from imbsemi.data.recipe import MOCO_V2_VIEWS
 from imbsemi.ssl.base import SSLModule, SSLTraining
 
 

@@ -5,7 +5,7 @@ import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 
-from imbsemi.data.augment import SIMCLR_VIEWS
+from imbsemi.data.recipe import SIMCLR_VIEWS
 from imbsemi.ssl.base import SSLModule, SSLTraining, headless
 
 

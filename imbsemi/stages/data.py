@@ -8,11 +8,12 @@ import numpy as np
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, to_dict
 from imbsemi.data.file_sources import FILE_SOURCES
-from imbsemi.data.file_splits import FileSplits
+from imbsemi.data.file_dataset_splits import FileSplits
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write, write_json
-from imbsemi.stages.common import StageResult, make_splits
+from imbsemi.stages.build import make_splits
+from imbsemi.stages.stage import StageResult
 
 
 def build_data(config: CommonConfig) -> LTSplits | FileSplits:
@@ -66,7 +67,7 @@ def save_pool(config: CommonConfig, out: Path) -> StageResult:
 def write_training_shards(config: CommonConfig, workers: int = 4) -> StageResult:
     """Write the training split of a split-file dataset as litdata shards into ``data.shards`` (for
     ``data.loader: litdata``). Metrics: what the shards hold (split file, size, fingerprint)."""
-    from imbsemi.data.shards import shard_record, write_shards  # litdata is needed for shards only
+    from imbsemi.data.litdata_shards import shard_record, write_shards  # litdata is needed for shards only
 
     splits = make_splits(config)
     if not isinstance(splits, FileSplits):

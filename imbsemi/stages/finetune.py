@@ -18,17 +18,18 @@ from imbsemi.classifier.test_curve import TestCurve
 from imbsemi.config import FinetuneConfig
 from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
 from imbsemi.data.sampling import class_sampling_probabilities, drw_start_epoch, effective_rule
-from imbsemi.data.splits import LTSplits
 from imbsemi.errors import CheckpointError, ConfigError, DataError
-from imbsemi.io import write_json
 from imbsemi.losses import LOSSES
 from imbsemi.losses.weighting import WeightSchedule
 from imbsemi.models.heads import tau_normalize
 from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
-from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
-                                   resume_from, run_stage, save_manifest)
-from imbsemi.stages.evaluate import write_figures
+from imbsemi.stages.build import Splits, make_model
+from imbsemi.stages.export import export_model
+from imbsemi.stages.figures import write_figures
+from imbsemi.stages.run import StageRun, run_stage
+from imbsemi.stages.stage import Stage, StageResult
+from imbsemi.stages.trainer import best_score, make_trainer, resume_from
 from imbsemi.tracking import Tracker
 
 TAU_GRID = [round(0.1 * i, 1) for i in range(21)]
@@ -44,7 +45,7 @@ def with_loss_head(config: FinetuneConfig) -> FinetuneConfig:
     return dataclasses.replace(config, model=model)
 
 
-def pseudo_labeled_pool(config: FinetuneConfig, splits: LTSplits) -> PseudoLabeledPool | None:
+def pseudo_labeled_pool(config: FinetuneConfig, splits: Splits) -> PseudoLabeledPool | None:
     """The pseudo-labels of ``config.pseudo_labels`` mapped onto this config's pool, with the
     self-training settings (None without pseudo-labels)."""
     if config.pseudo_labels is None:
@@ -58,7 +59,7 @@ def pseudo_labeled_pool(config: FinetuneConfig, splits: LTSplits) -> PseudoLabel
     return PseudoLabeledPool(labels, confidences, st.threshold, st.omega, pseudo.probabilities if st.soft else None)
 
 
-def initial_model(config: FinetuneConfig, splits: LTSplits) -> tuple[nn.Module, str | None]:
+def initial_model(config: FinetuneConfig, splits: Splits) -> tuple[nn.Module, str | None]:
     """The network to train: fresh, from a backbone (``init``), or the ``init`` classifier (tau_norm)."""
     if config.mode in ("crt", "tau_norm") and config.init is None:
         raise ConfigError(f"mode: {config.mode} needs init=PATH, a trained classifier's model.pt")
@@ -120,18 +121,15 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tr
     with pseudo-labels; None: a wandb run of its own when ``logger.wandb`` is set). Result paths:
     ``model``, ``model_last``.
     """
-    return run_stage(config, "finetune", folder, tracker, "selftrain" if config.pseudo_labels else "base",
-                     lambda folder, track: _finetune(config, folder, track))
+    return run_stage(FINETUNE, config, folder, tracker)
 
 
-def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResult:
-    config = with_loss_head(config)
-    splits = make_splits(config)
+def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
+    config, folder, splits = with_loss_head(run.config), run.folder, run.splits
     rule = effective_rule(config.rule.name, config.mode)
     spec = TrainSpec(config.optim.batch_size, pseudo_labeled_pool(config, splits), rule, config.rule.beta,
                      config.self_training.unlabeled_share)
     datamodule = LTDataModule(splits, spec)
-    save_manifest(folder, splits)
     counts = datamodule.train_set.class_counts()
     model, init_report = initial_model(config, splits)
     if init_report:
@@ -169,6 +167,18 @@ def _finetune(config: FinetuneConfig, folder: Path, track: Tracker) -> StageResu
     if trainer.is_global_zero:  # under DDP one process writes the outputs
         write_figures(folder / "figures", model, splits, datamodule.eval_loader(splits.test), module.test_report,
                       config.seed)
-        write_json(folder / "metrics.json", metrics)
-    paths = {"model": model_path, **({} if config.mode == "tau_norm" else {"model_last": folder / "model_last.pt"})}
-    return StageResult(folder, metrics, paths)
+    return metrics
+
+
+def _summary(config: FinetuneConfig, result: StageResult) -> str:
+    test = result.metrics["test"]
+    return (f"finetune: test acc={test['acc']:.3f} balanced_acc={test['balanced_acc']:.3f}; "
+            f"model -> {result.paths['model']}")
+
+
+FINETUNE = Stage("finetune", FinetuneConfig, _finetune, outputs={"model": "model.pt", "model_last": "model_last.pt"},
+                 inputs={"init": ("backbone", "model"), "pseudo_labels": ("pseudo_labels",)},
+                 prefix=lambda config: "selftrain" if config.pseudo_labels else "base",
+                 description="a classifier on the labeled set (stage 2), from an SSP backbone (init), on labeled + "
+                             "pseudo-labeled images (stage 3), cRT or tau-normalisation",
+                 summary=_summary)

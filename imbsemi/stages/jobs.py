@@ -16,15 +16,16 @@ from typing import Any, Sequence
 
 from imbsemi.config import CommonConfig
 from imbsemi.errors import ConfigError
-from imbsemi.stages.common import StageResult
+from imbsemi.stages.run import run_stage
+from imbsemi.stages.stage import StageResult
+from imbsemi.stages.table import STAGES
 
 log = logging.getLogger("imbsemi")
-STAGE_KINDS = ("ssp", "finetune", "pseudolabel")
 
 
 @dataclass(frozen=True)
 class StageJob:
-    """One stage run: ``stage`` (ssp, finetune or pseudolabel) on ``config``, started once every job
+    """One stage run: ``stage`` (a name in ``STAGES``) on ``config``, started once every job
     named in ``after`` has finished (e.g. a fine-tuning whose ``init`` is an SSP job's backbone)."""
     key: str
     stage: str
@@ -57,9 +58,7 @@ def worker_setup(threads: int) -> None:
 
 def run_job(job: StageJob) -> StageResult:
     """Run ``job``'s stage in this process (a finished run of its config is reused)."""
-    from imbsemi.stages import run_finetune, run_pseudolabel, run_ssp
-
-    return {"ssp": run_ssp, "finetune": run_finetune, "pseudolabel": run_pseudolabel}[job.stage](job.config)
+    return run_stage(STAGES[job.stage], job.config)
 
 
 def _child(job: StageJob, threads: int, conn: Connection) -> None:
@@ -75,8 +74,8 @@ def _child(job: StageJob, threads: int, conn: Connection) -> None:
 def _check(jobs: Sequence[StageJob]) -> None:
     keys = [job.key for job in jobs]
     for job in jobs:
-        if job.stage not in STAGE_KINDS:
-            raise ConfigError(f"job {job.key}: unknown stage {job.stage!r}; expected one of {', '.join(STAGE_KINDS)}")
+        if job.stage not in STAGES:
+            raise ConfigError(f"job {job.key}: unknown stage {job.stage!r}; expected one of {', '.join(STAGES)}")
         missing = [key for key in job.after if key not in keys[:keys.index(job.key)]]
         if missing:
             raise ConfigError(f"job {job.key} runs after {', '.join(missing)}, which must be listed before it")

@@ -2,24 +2,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
 from imbsemi.config import SSPConfig
 from imbsemi.data.datamodule import LTDataModule, TrainSpec
-from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError
-from imbsemi.io import write_json
 from imbsemi.registry import build
 from imbsemi.ssl import SSL_METHODS
 from imbsemi.ssl.base import SSLTraining
 from imbsemi.ssl.knn import KNNMonitor, check_layer
-from imbsemi.stages.common import (StageResult, best_score, export_model, make_model, make_splits, make_trainer,
-                                   restore_best, resume_from, run_stage, save_manifest)
+from imbsemi.stages.build import Splits, make_model
+from imbsemi.stages.export import export_model
+from imbsemi.stages.run import StageRun, run_stage
+from imbsemi.stages.stage import Stage, StageResult
+from imbsemi.stages.trainer import best_score, make_trainer, restore_best, resume_from
 from imbsemi.tracking import Tracker
 
 
-def knn_monitor(config: SSPConfig, splits: LTSplits, backbone: nn.Module) -> list[KNNMonitor]:
+def knn_monitor(config: SSPConfig, splits: Splits, backbone: nn.Module) -> list[KNNMonitor]:
     """The kNN monitor of ``config.knn`` (labeled set as the bank, validation split as the queries);
     none without a validation split."""
     knn = config.knn
@@ -38,13 +40,11 @@ def run_ssp(config: SSPConfig, folder: Path | None = None, tracker: Tracker | No
     method's validation metric, else the last epoch) to ``backbone.pt`` in the run folder (default:
     ``run_folder(config, "ssp")``). Logs to ``tracker`` under ``ssp/`` (None: a wandb run of its own
     when ``logger.wandb`` is set). Result paths: ``backbone``."""
-    return run_stage(config, "ssp", folder, tracker, "ssp",
-                     lambda folder, track: _pretrain(config, folder, track))
+    return run_stage(SSP, config, folder, tracker)
 
 
-def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
-    splits = make_splits(config)
-    save_manifest(folder, splits)
+def _pretrain(run: StageRun, track: Tracker) -> dict[str, Any]:
+    config, folder, splits = run.config, run.folder, run.splits
     training = SSLTraining(lambda n: make_model(config, splits, n), config.optim, config.epochs, config.model.compile)
     module = build(SSL_METHODS, config.method.name, config.method.kwargs, "method.name", training=training)
     datamodule = LTDataModule(splits, TrainSpec(config.optim.batch_size, views=module.views))
@@ -60,6 +60,13 @@ def _pretrain(config: SSPConfig, folder: Path, track: Tracker) -> StageResult:
     metrics = {**scores, "best_checkpoint": best}
     export_model(path, module.backbone, "backbone", config, splits, provenance={
         "method": config.method.name, **scores, "labeled_fingerprint": splits.labeled.fingerprint()})
-    if trainer.is_global_zero:  # under DDP one process writes the outputs
-        write_json(folder / "metrics.json", metrics)
-    return StageResult(folder, metrics, {"backbone": path})
+    return metrics
+
+
+SSP = Stage("ssp", SSPConfig, _pretrain, outputs={"backbone": "backbone.pt"}, inputs={},
+            prefix=lambda config: "ssp", command="ssp_pretrain",
+            description="self-supervised pre-training (rotation, MoCo v2, SimCLR) -> backbone.pt",
+            summary=lambda config, result: (
+                f"ssp_pretrain: {config.method.name} "
+                f"{ {k: v for k, v in result.metrics.items() if k != 'best_checkpoint'} }; "
+                f"backbone -> {result.paths['backbone']}"))

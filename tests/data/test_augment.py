@@ -5,9 +5,10 @@ import numpy as np
 import torch
 
 from imbsemi.data.arrays import ImageArrays, Provenance
-from imbsemi.data.augment import (MOCO_V2_VIEWS, SIMCLR_VIEWS, AugmentedViews, Standardize, balanced_quarters,
-                                   color_jitter, crop_flip, normalize, rotate_quarters, sample_crop_boxes)
+from imbsemi.data.augment import (AugmentedViews, Standardize, balanced_quarters, color_jitter, crop_flip, normalize,
+                                   rotate_quarters, sample_crop_boxes)
 from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.recipe import MOCO_V2_VIEWS, SIMCLR_VIEWS
 
 IDENTITY = Standardize(torch.tensor([0.0]), torch.tensor([1.0]))
 
@@ -121,12 +122,12 @@ def test_view_count_sets_the_views_per_image_on_both_paths() -> None:
 
     from PIL import Image
 
-    from imbsemi.data.classic import lightly_views
+    from imbsemi.data.recipe import torchvision_transform
     one = replace(MOCO_V2_VIEWS, count=1)
     images = torch.randint(0, 256, (4, 16, 16, 3), dtype=torch.uint8)
     (view,) = AugmentedViews(torch.full((3,), 0.5), torch.full((3,), 0.5), one)(images, torch.Generator())
     assert view.shape == (4, 3, 16, 16)
-    (classic,) = lightly_views(16, (0.5,) * 3, (0.5,) * 3, one)(Image.fromarray(images[0].numpy()))
+    (classic,) = torchvision_transform(one, (0.5,) * 3, (0.5,) * 3, 16)(Image.fromarray(images[0].numpy()))
     assert classic.shape == (3, 16, 16)
 
 

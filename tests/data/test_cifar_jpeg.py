@@ -21,7 +21,7 @@ from imbsemi.data.cifar import load_cifar10
 from imbsemi.data.cifar_jpeg import CLASSES, convert_jpeg_cifar10, pack_jpeg_tree
 from imbsemi.errors import DataError, DiskFullError
 from imbsemi.io import read_json, sha256_arrays, sha256_file
-from imbsemi.stages.common import make_splits
+from imbsemi.stages.build import make_splits
 
 FOLDER = "cifar-10-batches-py"
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

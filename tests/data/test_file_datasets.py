@@ -19,7 +19,7 @@ from imbsemi.config import FinetuneConfig, SSPConfig
 from imbsemi.config_files import load_config
 from imbsemi.data.datamodule import LTDataModule, TrainSpec
 from imbsemi.data.file_loader import FileDataset, eval_transform, file_train_loader
-from imbsemi.data.file_splits import FileSplits
+from imbsemi.data.file_dataset_splits import FileSplits
 from imbsemi.data.files import FileRecipe
 from imbsemi.data.loader import eval_loader
 from imbsemi.errors import ConfigError, DataError

@@ -17,19 +17,18 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from imbsemi.config import CommonConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SSPConfig
+from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, load_config
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import write_json
-from imbsemi.stages.common import completed
+from imbsemi.stages.build import make_splits
 from imbsemi.stages.jobs import worker_setup
-from imbsemi.sweep import Sweep, SweepPoint
+from imbsemi.stages.run import finished, run_stage
+from imbsemi.stages.stage import Stage
+from imbsemi.stages.table import stage_named
+from imbsemi.sweeps.spec import Sweep, SweepPoint
 from imbsemi.tracking import named_by_overrides
 
-# imbsemi subcommand -> (config schema, run-folder stage name)
-COMMANDS: dict[str, tuple[type[CommonConfig], str]] = {
-    "pipeline": (PipelineConfig, "pipeline"), "finetune": (FinetuneConfig, "finetune"),
-    "ssp_pretrain": (SSPConfig, "ssp"), "pseudolabel": (PseudolabelConfig, "pseudolabel")}
 log = logging.getLogger("imbsemi")
 
 
@@ -54,8 +53,7 @@ def sweep_folder(sweep: Sweep, out: Path | None = None) -> Path:
     """``out``, else ``<out_dir of the sweep's config>/sweeps/<file stem>``."""
     if out is not None:
         return Path(out)
-    cls, _ = _command(sweep)
-    return Path(load_config(cls, sweep.config, sweep.fixed).out_dir) / "sweeps" / sweep.name
+    return Path(load_config(_stage(sweep).config, sweep.config, sweep.fixed).out_dir) / "sweeps" / sweep.name
 
 
 def plan_sweep(sweep: Sweep, out: Path | None = None, count: int | None = None, seed: int = 0) -> list[PlannedRun]:
@@ -66,40 +64,44 @@ def plan_sweep(sweep: Sweep, out: Path | None = None, count: int | None = None, 
             parameter and value); a combination of values that is not a valid config (naming the point).
         DataError: a point whose unlabeled pool cannot be drawn (class, requested and available counts).
     """
-    cls, stage = check_parameters(sweep)
+    stage = check_parameters(sweep)
     folder = sweep_folder(sweep, out)
     points = sweep.points(count, seed)
     if sweep.method == "random":  # draws may repeat: number the points
         points = [dataclasses.replace(p, label=f"{i:03d}-{p.label}") for i, p in enumerate(points)]
     planned = []
     for point in points:
-        config = _load(sweep, cls, point.flags, f"point {point.label}")
+        config = _load(sweep, stage.config, point.flags, f"point {point.label}")
         # overwrite: a point's folder holds only its summary (stage runs are in stages/), so one left by
         # another version of the sweep file is replaced
         config = dataclasses.replace(named_by_overrides(config, point.flags), out_dir=str(folder / "runs"),
                                      name=point.label, overwrite=True)
-        run = folder / "runs" / stage / point.label
-        planned.append(PlannedRun(point, config, run, completed(run, config)))
+        if hasattr(config, "shared_stages"):
+            config = dataclasses.replace(config, shared_stages=str(folder / "stages"))
+        if stage.check is not None:
+            _checked(sweep, point, stage.check, config)
+        run = folder / "runs" / stage.name / point.label
+        planned.append(PlannedRun(point, config, run, finished(stage, config, run)))
     for run in planned:
-        if not run.done and isinstance(run.config, (PipelineConfig, PseudolabelConfig)):
+        if not run.done and "data.pool" not in run.config.inert_keys():
             _check_pool(sweep, run)
     return planned
 
 
-def check_parameters(sweep: Sweep) -> tuple[type[CommonConfig], str]:
+def check_parameters(sweep: Sweep) -> Stage:
     """Check each value of each parameter (``min`` and ``max`` of a range) alone on the sweep's command
-    config; returns the command's (config schema, stage name).
+    config; returns the command's stage.
 
     Raises:
         ConfigError: a command the local runner cannot run, a parameter that is not a config key, or a
             value out of range, naming the parameter and the value.
     """
-    cls, stage = _command(sweep)
+    stage = _stage(sweep)
     for name, spec in sweep.parameters.items():
         candidates = [spec["value"]] if "value" in spec else spec.get("values") or [spec["min"], spec["max"]]
         for value in candidates:
-            _load(sweep, cls, sweep.point({name: value}).flags, f"parameter {name} = {value!r}")
-    return cls, stage
+            _load(sweep, stage.config, sweep.point({name: value}).flags, f"parameter {name} = {value!r}")
+    return stage
 
 
 def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int | None = None,
@@ -118,7 +120,7 @@ def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int |
     skipped = [r.point.label for r in planned if r.done]
     log.info("sweep %s: %d points, %d finished, %d to run (%d at a time)", sweep.name, len(planned),
              len(skipped), len(todo), jobs)
-    tasks = [(sweep.subcommand, r.config, r.folder, folder / "stages", r.point) for r in todo]
+    tasks = [(sweep.subcommand, r.config, r.folder, r.point) for r in todo]
     if jobs == 1:
         for task in tasks:
             run_point(*task)
@@ -131,25 +133,26 @@ def run_sweep(sweep: Sweep, out: Path | None = None, jobs: int = 1, count: int |
     return SweepResult(folder, [r.point.label for r in todo], skipped)
 
 
-def run_point(subcommand: str, config: CommonConfig, folder: Path, shared: Path, point: SweepPoint) -> None:
-    """Run one point into ``folder``; then write ``point.json`` there (its values and flags)."""
-    from imbsemi.stages import run_finetune, run_pipeline, run_pseudolabel, run_ssp
-
+def run_point(command: str, config: CommonConfig, folder: Path, point: SweepPoint) -> None:
+    """Run one point of the sweep's ``command`` into ``folder``; then write ``point.json`` there (its
+    values and flags)."""
     log.info("sweep: running %s", point.label)
-    if subcommand == "pipeline":
-        run_pipeline(config, folder, shared)
-    else:
-        run: Callable[..., Any] = {"finetune": run_finetune, "ssp_pretrain": run_ssp,
-                                   "pseudolabel": run_pseudolabel}[subcommand]
-        run(config, folder)
+    run_stage(stage_named(command, "sweep"), config, folder)
     write_json(folder / "point.json", {"label": point.label, "values": point.values, "flags": point.flags})
 
 
-def _command(sweep: Sweep) -> tuple[type[CommonConfig], str]:
-    if sweep.subcommand not in COMMANDS:
-        raise ConfigError(f"sweep {sweep.path}: command runs `imbsemi {sweep.subcommand}`; the local runner "
-                          f"runs {', '.join(COMMANDS)}")
-    return COMMANDS[sweep.subcommand]
+def _stage(sweep: Sweep) -> Stage:
+    try:
+        return stage_named(sweep.subcommand, f"sweep {sweep.path}: command runs `imbsemi {sweep.subcommand}`")
+    except ConfigError as err:
+        raise ConfigError(f"{err}; the local runner runs any of them") from err
+
+
+def _checked(sweep: Sweep, point: SweepPoint, check: Callable[[Any], Any], config: CommonConfig) -> None:
+    try:
+        check(config)
+    except ConfigError as err:
+        raise ConfigError(f"sweep {sweep.path}: point {point.label}: {err}") from err
 
 
 def _load(sweep: Sweep, cls: type[CommonConfig], flags: list[str], what: str) -> CommonConfig:
@@ -162,10 +165,8 @@ def _load(sweep: Sweep, cls: type[CommonConfig], flags: list[str], what: str) ->
 
 def _check_pool(sweep: Sweep, run: PlannedRun) -> None:
     """Draw the point's pool (cheap next to training) so that a shortage is reported before any run."""
-    from imbsemi.data.splits import LTSplits
-
     try:
-        LTSplits(run.config.data, run.config.seed).pool
+        make_splits(run.config).pool
     except DataError as err:
         raise DataError(f"sweep {sweep.path}: point {run.point.label}: {err}") from err
 

@@ -1,7 +1,8 @@
-"""The report of a sweep: per swept value, mean ± sd over seeds of the test accuracies of each variant,
-the paired gain of self-training over its base and the pseudo-label accuracy; a markdown and a CSV
-table and one PNG per swept parameter (accuracy against its value, with error bars), like the paper's
-ablation figures. Points come from a local sweep folder or from a wandb sweep (same summary keys)."""
+"""The report of a sweep: per swept value, mean ± sd over seeds of the test accuracies of each variant
+the runs hold, the paired gain of each variant over the first and the pseudo-label accuracy; a markdown
+and a CSV table and one PNG per swept parameter (accuracy against its value, with error bars), like the
+paper's ablation figures. Points come from a local sweep folder or from a wandb sweep (same summary
+keys: ``variants``, ``<variant>/<metric>``, ``<variant>/pseudo_accuracy``)."""
 from __future__ import annotations
 
 import csv
@@ -14,12 +15,9 @@ from typing import Any, Sequence
 from imbsemi import plots
 from imbsemi.errors import DataError
 from imbsemi.io import atomic_write, read_json
-from imbsemi.sweep import read_sweep
+from imbsemi.sweeps.spec import read_sweep
 
-# report variant -> its summary prefix
-VARIANTS = {"CE": "base", "CE+SSP": "base_ssp", "CE+pseudo": "selftrain"}
 GROUPS = ("balanced_acc", "many", "medium", "few")
-PSEUDO_ACC = "pseudo/reference_accuracy"
 
 
 @dataclass(frozen=True)
@@ -68,11 +66,22 @@ def _lookup(config: dict[str, Any], key: str) -> Any:
     return node
 
 
+def variants(records: Sequence[Record]) -> list[str]:
+    """The variants the records hold (their summaries' ``variants``), in the order first met."""
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record.summary.get("variants") or []))
+    if not names:
+        raise DataError("no run summary names its variants; expected pipeline runs (summary key 'variants')")
+    return list(names)
+
+
 def aggregate(swept: Sequence[str], records: Sequence[Record]) -> list[dict[str, Any]]:
     """One row per combination of the swept values other than ``seed``, in ascending order: ``n`` (seeds),
-    ``<variant>/<group>`` and ``gain/<group>`` (self-training minus CE, per seed) as (mean, sd) in %,
-    and ``pseudo_acc`` (mean, sd) in %."""
+    ``<variant>/<group>``, ``gain/<variant>/<group>`` (the variant minus the first variant, per seed) and
+    ``<variant>/pseudo_accuracy`` as (mean, sd) in %."""
     keys = [name for name in swept if name != "seed"]
+    names = variants(records)
     groups: dict[tuple, list[Record]] = {}
     for record in records:
         groups.setdefault(tuple(record.values.get(k) for k in keys), []).append(record)
@@ -80,12 +89,15 @@ def aggregate(swept: Sequence[str], records: Sequence[Record]) -> list[dict[str,
     for combo in sorted(groups, key=lambda c: [(v is None, v) for v in c]):
         members = groups[combo]
         row: dict[str, Any] = {**dict(zip(keys, combo)), "n": len(members)}
-        for variant, prefix in VARIANTS.items():
+        for variant in names:
             for group in GROUPS:
-                row[f"{variant}/{group}"] = _mean_sd([r.summary.get(f"{prefix}/{group}") for r in members])
-        for group in GROUPS:
-            row[f"gain/{group}"] = _mean_sd([_diff(r.summary, group) for r in members])
-        row["pseudo_acc"] = _mean_sd([r.summary.get(PSEUDO_ACC) for r in members])
+                row[f"{variant}/{group}"] = _mean_sd([r.summary.get(f"{variant}/{group}") for r in members])
+        for variant in names[1:]:
+            for group in GROUPS:
+                row[f"gain/{variant}/{group}"] = _mean_sd([_diff(r.summary, variant, names[0], group)
+                                                           for r in members])
+        for variant in names:
+            row[f"{variant}/pseudo_accuracy"] = _mean_sd([r.summary.get(f"{variant}/pseudo_accuracy") for r in members])
         rows.append(row)
     return rows
 
@@ -93,32 +105,34 @@ def aggregate(swept: Sequence[str], records: Sequence[Record]) -> list[dict[str,
 def write_report(out: Path, title: str, swept: Sequence[str], records: Sequence[Record]) -> dict[str, Path]:
     """Write ``sweep_report.md``, ``sweep_report.csv`` and ``accuracy_vs_<parameter>.png`` (one per
     swept parameter but ``seed``) into ``out``; returns the paths by role."""
-    rows = aggregate(swept, records)
+    rows, names = aggregate(swept, records), variants(records)
     keys = [name for name in swept if name != "seed"]
     paths = {"markdown": out / "sweep_report.md", "csv": out / "sweep_report.csv"}
     with atomic_write(paths["markdown"], "w") as handle:
-        handle.write(markdown(title, keys, rows, len(records)))
+        handle.write(markdown(title, keys, names, rows, len(records)))
     with atomic_write(paths["csv"], "w") as handle:
         handle.write(csv_text(keys, rows))
     for key in keys:
-        paths[f"plot/{key}"] = plot(out, key, [k for k in keys if k != key], rows)
+        paths[f"plot/{key}"] = plot(out, key, [k for k in keys if k != key], names, rows)
     return paths
 
 
-def markdown(title: str, keys: Sequence[str], rows: Sequence[dict[str, Any]], points: int) -> str:
-    """The table: swept values, seeds, balanced accuracy of CE, CE+SSP and CE+pseudo, the paired gain,
-    many/medium/few of CE+pseudo and the pseudo-label accuracy, all mean ± sd in %."""
-    header = [k.rsplit(".", 1)[-1] for k in keys] + ["seeds", "CE bal.", "CE+SSP bal.", "CE+pseudo bal.",
-                                                     "gain (paired)", "CE+pseudo many", "medium", "few",
-                                                     "pseudo-label acc."]
-    cells = ["CE/balanced_acc", "CE+SSP/balanced_acc", "CE+pseudo/balanced_acc", "gain/balanced_acc",
-             "CE+pseudo/many", "CE+pseudo/medium", "CE+pseudo/few", "pseudo_acc"]
+def markdown(title: str, keys: Sequence[str], names: Sequence[str], rows: Sequence[dict[str, Any]],
+             points: int) -> str:
+    """The table: swept values, seeds, balanced accuracy of every variant (``names``), the paired gain of
+    the last variant over the first, many/medium/few of the last and its pseudo-label accuracy, mean ± sd
+    in %."""
+    first, last = names[0], names[-1]
+    header = [k.rsplit(".", 1)[-1] for k in keys] + ["seeds", *(f"{v} bal." for v in names), "gain (paired)",
+                                                     f"{last} many", "medium", "few", "pseudo-label acc."]
+    cells = [*(f"{v}/balanced_acc" for v in names), f"gain/{last}/balanced_acc", f"{last}/many", f"{last}/medium",
+             f"{last}/few", f"{last}/pseudo_accuracy"]
     lines = [f"# {title}", "", f"{points} finished points; test accuracy in %, mean ± sd over seeds "
-             "(gain: CE+pseudo minus CE of the same seed).", "",
+             f"(gain: {last} minus {first} of the same seed).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         lines.append("| " + " | ".join([*(str(row[k]) for k in keys), str(row["n"]),
-                                         *(_cell(row[c]) for c in cells)]) + " |")
+                                         *(_cell(row.get(c, (None, None))) for c in cells)]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -133,10 +147,11 @@ def csv_text(keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def plot(out: Path, key: str, others: Sequence[str], rows: Sequence[dict[str, Any]]) -> Path:
-    """Balanced accuracy of CE and CE+pseudo against ``key`` (one line per value of the other swept keys)."""
+def plot(out: Path, key: str, others: Sequence[str], names: Sequence[str], rows: Sequence[dict[str, Any]]) -> Path:
+    """Balanced accuracy of every variant (``names``) against ``key`` (one line per variant and value of
+    the other swept keys)."""
     points: dict[str, list[tuple[Any, float, float]]] = {}
-    for variant in ("CE", "CE+pseudo"):
+    for variant in names:
         for row in rows:
             name = " ".join([variant, *(f"{o.rsplit('.', 1)[-1]}={row[o]}" for o in others)])
             points.setdefault(name, []).append((row[key], *row[f"{variant}/balanced_acc"]))
@@ -148,8 +163,8 @@ def plot(out: Path, key: str, others: Sequence[str], rows: Sequence[dict[str, An
     return path
 
 
-def _diff(summary: dict[str, Any], group: str) -> float | None:
-    top, base = summary.get(f"selftrain/{group}"), summary.get(f"base/{group}")
+def _diff(summary: dict[str, Any], variant: str, base_variant: str, group: str) -> float | None:
+    top, base = summary.get(f"{variant}/{group}"), summary.get(f"{base_variant}/{group}")
     return None if top is None or base is None else top - base
 
 

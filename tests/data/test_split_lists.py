@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from formats import write_split_files
-from imbsemi.data.split_files import read_split
+from imbsemi.data.split_lists import read_split
 from imbsemi.errors import DataError
 
 COUNTS = {"train": [9, 5, 2], "val": [2, 2, 2]}

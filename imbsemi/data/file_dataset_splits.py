@@ -10,7 +10,7 @@ from typing import Any
 from imbsemi.config import DataConfig
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import FileRecipe, ImageFiles
-from imbsemi.data.split_files import read_split
+from imbsemi.data.split_lists import read_split
 from imbsemi.data.splits import align_classes
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import sha256_file

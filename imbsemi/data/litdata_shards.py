@@ -15,7 +15,7 @@ import torch
 from litdata import StreamingDataLoader, StreamingDataset, optimize
 from torchvision.io import ImageReadMode, decode_image
 
-from imbsemi.data.classic import seeded_streams
+from imbsemi.data.epoch_sampler import seeded_streams
 from imbsemi.data.files import ImageFiles
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import read_json, write_json

@@ -1,0 +1,1 @@
+"""Sweeps: wandb-format sweep files (spec), run locally with shared stages (runner), tabled and plotted (report)."""
