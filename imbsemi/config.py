@@ -75,8 +75,10 @@ class DataConfig:
     imb_type: Literal["exp", "step", "uniform"] = setting(
         "exp", "class counts: exponential decay, half n_max / half n_max / rho, or n_max for every class")
     rho: float = setting(10.0, "imbalance ratio n_max / n_min of the labeled set", finite_at_least(1))
-    n_max: int | None = setting(None, "labeled images of the head class (null: the source's, else training "
-                                      "images / classes, as the paper)", optional(at_least(1)))
+    n_max: int | None = setting(None, "labeled images of the head class (null: the source's, else the largest "
+                                      "that the training images left after the validation hold-out allow: "
+                                      "images per class on a balanced source, as the paper)",
+                                optional(at_least(1)))
     val_per_class: int = setting(10, "images per class held out first for model selection (0: none, the "
                                      "last epoch is kept)", at_least(0))
     download: bool = setting(False, "fetch missing CIFAR/SVHN files")

@@ -3,6 +3,7 @@ report them."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,15 @@ def test_nan_confidences_and_foreign_sizes_are_refused(tmp_path: Path) -> None:
     (tmp_path / "short.json").write_text("{}")
     with pytest.raises(DataError, match=r"short.npz was made for another pool \(3 images"):
         run_finetune(load_finetune(tmp_path, f"pseudo_labels={tmp_path / 'short.npz'}"), tmp_path)
+
+
+@pytest.mark.parametrize("cls, relative", [(FinetuneConfig, "finetune/ce_digits.yaml"),
+                                           (SSPConfig, "ssp/rotation_digits.yaml")], ids=["finetune", "ssp"])
+def test_without_a_validation_split_the_validation_loop_is_off(cls: type, relative: str, tmp_path: Path) -> None:
+    config = load_config(cls, CONFIGS / relative, [*FAST, f"out_dir={tmp_path}", "data.val_per_class=0"])
+    run = run_finetune if cls is FinetuneConfig else run_ssp
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(config)
+    assert not [w for w in caught if "val" in str(w.message).lower() or "across ranks is zero" in str(w.message)]
+    assert result.metrics.get("selection", "last") == "last" and result.metrics.get("score") is None

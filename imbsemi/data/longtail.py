@@ -21,25 +21,32 @@ def stream_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-def class_counts(n_max: float, num_classes: int, rho: float, imb_type: str) -> list[int]:
-    """Labeled images per class, head first (spec §3.1).
-
-    exp: n_i = int(n_max * (1/rho) ** (i / (C - 1))); step: the first C - C//2 classes get
-    int(n_max), the last C//2 get int(n_max / rho); uniform: int(n_max) each.
-    """
+def class_shares(num_classes: int, rho: float, imb_type: str) -> list[float]:
+    """Each class's share of n_max, head first (spec §3.1): exp: (1/rho) ** (i / (C - 1)); step: 1 for
+    the first C - C//2 classes, 1/rho for the last C//2; uniform: 1 each."""
     if rho < 1:
         raise DataError(f"rho = {rho}: must be >= 1")
     factor = 1.0 / rho
     if imb_type == "exp":
-        if num_classes == 1:
-            return [int(n_max)]
-        return [int(n_max * factor ** (i / (num_classes - 1.0))) for i in range(num_classes)]
+        return [1.0] if num_classes == 1 else [factor ** (i / (num_classes - 1.0)) for i in range(num_classes)]
     if imb_type == "step":
         tail = num_classes // 2
-        return [int(n_max)] * (num_classes - tail) + [int(n_max * factor)] * tail
+        return [1.0] * (num_classes - tail) + [factor] * tail
     if imb_type == "uniform":
-        return [int(n_max)] * num_classes
+        return [1.0] * num_classes
     raise DataError(f"imb_type = {imb_type!r}: expected one of exp, step, uniform")
+
+
+def class_counts(n_max: float, num_classes: int, rho: float, imb_type: str) -> list[int]:
+    """Labeled images per class, head first (spec §3.1): int(n_max * share) with ``class_shares``."""
+    return [int(n_max * share) for share in class_shares(num_classes, rho, imb_type)]
+
+
+def largest_n_max(available: list[int], rho: float, imb_type: str) -> int:
+    """The largest n_max whose ``class_counts`` (head first) fit in the ``available`` images per class
+    (head first)."""
+    shares = class_shares(len(available), rho, imb_type)
+    return int(min(count / share for count, share in zip(available, shares)))
 
 
 def unlabeled_counts(total: int, num_classes: int, rho_u: float) -> list[int]:
@@ -67,6 +74,11 @@ def by_label(head_first: list[int], head_to_tail: tuple[int, ...] | None) -> lis
     for position, label in enumerate(head_to_tail):
         counts[label] = head_first[position]
     return counts
+
+
+def by_rank(per_label: list[int], head_to_tail: tuple[int, ...] | None) -> list[int]:
+    """Counts in label order -> counts listed head first (the inverse of ``by_label``)."""
+    return list(per_label) if head_to_tail is None else [per_label[label] for label in head_to_tail]
 
 
 def select_per_class(targets: np.ndarray, counts: list[int], rng: np.random.Generator,

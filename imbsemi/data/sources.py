@@ -91,7 +91,7 @@ class SourceInfo:
     Attributes:
         load: ``(split, root, **options) -> ImageArrays``.
         mean, std: per-channel normalisation on the 0-1 scale (None: computed from the labeled set).
-        n_max: labeled images of the head class by default (None: training images / classes, spec §3.1).
+        n_max: labeled images of the head class by default (None: the largest the training images allow).
         head_to_tail: labels from the head class to the tail class (None: label order).
     """
     load: Callable[..., ImageArrays]

@@ -11,7 +11,7 @@ import numpy as np
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
 from imbsemi.data.arrays import NO_LABEL, ImageArrays
-from imbsemi.data.longtail import by_label, class_counts, seed_streams, select_per_class
+from imbsemi.data.longtail import by_label, by_rank, class_counts, largest_n_max, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.errors import ConfigError, DataError
 from imbsemi.io import sha256_arrays
@@ -44,7 +44,9 @@ class LTSplits:
         val_index = select_per_class(train.targets, [config.val_per_class] * num_classes, self.rngs["validation"],
                                      what="validation split", hint="; lower data.val_per_class")
         rest = np.setdiff1d(np.arange(len(train)), val_index)
-        self.n_max = config.n_max or self.source.n_max or len(train) / num_classes
+        available = np.bincount(train.targets[rest], minlength=num_classes).tolist()
+        self.n_max = config.n_max or self.source.n_max or largest_n_max(
+            by_rank(available, self.source.head_to_tail), config.rho, config.imb_type)
         self.counts = by_label(class_counts(self.n_max, num_classes, config.rho, config.imb_type),
                                self.source.head_to_tail)
         labeled_index = select_per_class(

@@ -145,7 +145,7 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
     selects = len(splits.val) > 0 and config.selection != "last"
     curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds)
     trainer = make_trainer(config, folder, "finetune", config.epochs, module.selection_monitor if selects else None,
-                           [curve] if config.test_curve else [], track)
+                           [curve] if config.test_curve else [], track, validate=len(splits.val) > 0)
     tau, selected_epoch, test_last = None, None, None
     if config.mode == "tau_norm":
         tau, best_val = _tau_norm(config, module, trainer, datamodule)

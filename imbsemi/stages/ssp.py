@@ -50,7 +50,7 @@ def _pretrain(run: StageRun, track: Tracker) -> dict[str, Any]:
     datamodule = LTDataModule(splits, TrainSpec(config.optim.batch_size, views=module.views))
     monitor = module.monitor if len(splits.val) else None
     trainer = make_trainer(config, folder, "ssp", config.epochs, monitor, knn_monitor(config, splits, module.backbone),
-                           track)
+                           track, validate=len(splits.val) > 0)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(folder, "ssp"))
     best = restore_best(module, trainer)
     knn = trainer.callback_metrics.get("val/knn_acc")

@@ -28,11 +28,13 @@ def resume_from(folder: Path, stage: str) -> Path | None:
 
 
 def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, monitor: str | None,
-                 callbacks: Sequence[pl.Callback] = (), tracker: Tracker | None = None) -> pl.Trainer:
+                 callbacks: Sequence[pl.Callback] = (), tracker: Tracker | None = None,
+                 validate: bool = True) -> pl.Trainer:
     """A Lightning Trainer writing to ``folder``: CSV logs (and the ``tracker``'s wandb run under its
     prefix), last + best (max ``monitor``) checkpoints;
-    with no ``monitor`` (no validation split) the "best" checkpoint is the last epoch's. Device,
-    precision and progress display come from ``accel.trainer_defaults``."""
+    with no ``monitor`` the "best" checkpoint is the last epoch's. Without a validation split
+    (``validate`` false) the validation loop is off. Device, precision and progress display come from
+    ``accel.trainer_defaults``."""
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # tips, device info
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # contrastive SSL methods have no validation_step: their kNN monitor is a callback
@@ -48,6 +50,8 @@ def make_trainer(config: CommonConfig, folder: Path, stage: str, epochs: int, mo
     last = pl.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None,
                                         enable_version_counter=False)
     options = trainer_defaults(config.trainer)
+    if not validate:
+        options["limit_val_batches"] = 0
     progress = [] if options["enable_progress_bar"] else [EpochLine(stage)]
     resume = last_checkpoint(folder)
     # a run that stopped before its first checkpoint starts again: its CSV log is replaced

@@ -120,8 +120,8 @@ def test_validation_split_comes_out_of_the_training_images_first(tmp_path: Path)
     write_cifar10(tmp_path, train_per_class=20, test_per_class=1)
     with pytest.raises(DataError, match=r"labeled set: class 0 needs 20 images but only 18 are available after "
                                         r"holding out data.val_per_class = 2; lower data.n_max \(now 20\)"):
-        datamodule(tmp_path, "source=cifar10", "val_per_class=2")
-    module = datamodule(tmp_path, "source=cifar10", "val_per_class=2", "n_max=18")
+        datamodule(tmp_path, "source=cifar10", "val_per_class=2", "n_max=20")
+    module = datamodule(tmp_path, "source=cifar10", "val_per_class=2")  # n_max null: 18, what is left
     assert module.val.class_counts() == [2] * 10 and module.labeled.class_counts()[0] == 18
     assert not set(module.val.provenance.index) & set(module.labeled.provenance.index)
 
@@ -156,3 +156,16 @@ def test_a_test_split_missing_a_class_is_renumbered_by_class_name(tmp_path: Path
     summary = data_summary(CommonConfig(data=config))
     assert summary[2:5] == [f"{label:<8}{test:>12}{0:>12}{2:>12}{1:>12}"
                             for label, test in enumerate([1, 0, 2])]
+
+
+@pytest.mark.parametrize("imb_type, rho", [("exp", 10), ("step", 10), ("uniform", 1)])
+def test_n_max_null_is_the_largest_the_images_left_after_the_hold_outs_allow(imb_type: str, rho: int) -> None:
+    splits = LTSplits(load_config(DataConfig, None, ["source=digits", "n_max=null", f"imb_type={imb_type}",
+                                                     f"rho={rho}", "val_per_class=10"]), 0)
+    train = load("digits", "train", "")
+    available = np.bincount(train.targets, minlength=10) - 10  # after the validation hold-out
+    assert splits.labeled.class_counts() == splits.counts == class_counts(splits.n_max, 10, rho, imb_type)
+    assert all(np.array(splits.counts) <= available)
+    assert any(np.array(class_counts(splits.n_max + 1, 10, rho, imb_type)) > available)  # one more does not fit
+    head = {"exp": available[0], "step": min(available[:5]), "uniform": min(available)}[imb_type]
+    assert splits.n_max == head  # digits' classes are about equal: the head classes decide
