@@ -49,9 +49,15 @@ class FileSplits:
         files = replace(read_split(self.files[split], root, self.labeled.classes), recipe=recipe)
         return align_classes(files, self.labeled, f"the {split} split of {self.config.source}")
 
+    has_pool = False
+
     @property
     def num_classes(self) -> int:
         return self.labeled.num_classes
+
+    def describe(self) -> str:
+        """One line: the source and its split files."""
+        return f"{self.config.source}: split files {', '.join(str(path) for path in self.files.values())}"
 
     @property
     def pool(self) -> ImageFiles:

@@ -11,6 +11,7 @@ import numpy as np
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
 from imbsemi.data.arrays import NO_LABEL, ImageArrays
+from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.longtail import by_label, by_rank, class_counts, largest_n_max, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
 from imbsemi.errors import ConfigError, DataError
@@ -65,9 +66,22 @@ class LTSplits:
         return sources.load(ref.name, ref.split, ref.root or self.config.root,
                             **{k: v for k, v in self.options.items() if k in accepted})
 
+    has_pool = True
+
     @property
     def num_classes(self) -> int:
         return self.labeled.num_classes
+
+    def describe(self) -> str:
+        """One line: the source, rho, n_max, rho_U, relevance and seed."""
+        config = self.config
+        return (f"{config.source}: rho={config.rho:g} n_max={self.n_max:g} rho_u={config.pool.rho_u:g} "
+                f"relevance={config.pool.relevance:g} seed={self.seed}")
+
+    @property
+    def shards(self) -> str:
+        raise ConfigError(f"data.source = {self.config.source} is held in memory; litdata shards are for the "
+                          f"split-file datasets ({', '.join(FILE_SOURCES)})")
 
     @cached_property
     def pool(self) -> ImageArrays:

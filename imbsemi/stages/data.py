@@ -7,19 +7,15 @@ import numpy as np
 
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import config_hash, to_dict
-from imbsemi.data.file_sources import FILE_SOURCES
-from imbsemi.data.file_dataset_splits import FileSplits
-from imbsemi.data.splits import LTSplits
-from imbsemi.errors import ConfigError
 from imbsemi.io import atomic_write, write_json
-from imbsemi.stages.build import make_splits
+from imbsemi.stages.build import Splits, make_splits
 from imbsemi.stages.stage import StageResult
 
 
-def build_data(config: CommonConfig) -> LTSplits | FileSplits:
+def build_data(config: CommonConfig) -> Splits:
     """The splits of a config of any stage, its pool included (split-file datasets have none)."""
     splits = make_splits(config)
-    if isinstance(splits, LTSplits):
+    if splits.has_pool:
         _ = splits.pool
     return splits
 
@@ -42,12 +38,8 @@ def summary_table(manifest: dict, num_classes: int) -> list[str]:
 
 def data_summary(config: CommonConfig) -> list[str]:
     """A header line (source, rho, n_max, rho_u, relevance, seed) and ``summary_table`` of ``config``'s data."""
-    splits, data = build_data(config), config.data
-    header = (f"{data.source}: split files {', '.join(str(path) for path in splits.files.values())}"
-              if isinstance(splits, FileSplits) else
-              f"{data.source}: rho={data.rho:g} n_max={splits.n_max:g} rho_u={data.pool.rho_u:g} "
-              f"relevance={data.pool.relevance:g} seed={config.seed}")
-    return [header, *summary_table(splits.manifest(), splits.num_classes)]
+    splits = build_data(config)
+    return [splits.describe(), *summary_table(splits.manifest(), splits.num_classes)]
 
 
 def save_pool(config: CommonConfig, out: Path) -> StageResult:
@@ -70,8 +62,5 @@ def write_training_shards(config: CommonConfig, workers: int = 4) -> StageResult
     from imbsemi.data.litdata_shards import shard_record, write_shards  # litdata is needed for shards only
 
     splits = make_splits(config)
-    if not isinstance(splits, FileSplits):
-        raise ConfigError(f"data.source = {config.data.source} is held in memory; shards are for the split-file "
-                          f"datasets ({', '.join(FILE_SOURCES)})")
     folder = write_shards(splits.labeled, splits.shards, workers=workers)
     return StageResult(folder, shard_record(splits.labeled), {"shards": folder})

@@ -18,7 +18,7 @@ from formats import write_jpeg_tree
 from imbsemi.config import FinetuneConfig
 from imbsemi.data import cifar_jpeg
 from imbsemi.data.cifar import load_cifar10
-from imbsemi.data.cifar_jpeg import CLASSES, convert_jpeg_cifar10, pack_jpeg_tree
+from imbsemi.data.cifar_jpeg import CLASSES, convert_jpeg_cifar10
 from imbsemi.errors import DataError, DiskFullError
 from imbsemi.io import read_json, sha256_arrays, sha256_file
 from imbsemi.stages.build import make_splits
