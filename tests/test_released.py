@@ -33,6 +33,11 @@ def test_registry_lists_the_papers_33_checkpoints_and_ours() -> None:
                                          "ce_ssp_resnet32_digits_rho10", "ce_pseudo_resnet32_digits_rho10"}
 
 
+# recorded on one machine; on another CPU (other kernels) a prediction at a near tie may flip: a point
+# allows a few of the 500 test images
+TIES = 0.01
+
+
 @pytest.mark.parametrize("entry", OURS, ids=lambda e: e["name"])
 def test_our_releases_reproduce_their_recorded_test_metric(entry: dict, tmp_path: Path) -> None:
     path = released.local_path(entry)
@@ -41,12 +46,13 @@ def test_our_releases_reproduce_their_recorded_test_metric(entry: dict, tmp_path
     if entry["stage"] == "ssp":
         method = entry["name"].split("_resnet32")[0]
         knn = evaluate_knn(load_config(SSPConfig, CONFIGS / f"ssp/{method}_digits.yaml"), spec)
-        assert knn == entry["metric"]["test_knn_acc"]
+        assert knn == pytest.approx(entry["metric"]["test_knn_acc"], abs=TIES)
     else:
         test = run_evaluate(load_config(EvaluateConfig, CONFIGS / "digits_data.yaml",
                                         [f"checkpoint={spec}", f"out_dir={tmp_path}"])).metrics["test"]
         recorded = entry["metric"]
-        assert (test["balanced_acc"], test["acc"]) == (recorded["test_balanced_acc"], recorded["test_acc"])
+        assert test["balanced_acc"] == pytest.approx(recorded["test_balanced_acc"], abs=TIES)
+        assert test["acc"] == pytest.approx(recorded["test_acc"], abs=TIES)
 
 
 def test_finetune_starts_from_a_release_by_name(fast_config) -> None:
