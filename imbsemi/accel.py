@@ -29,6 +29,12 @@ def run_device(trainer: Mapping[str, Any]) -> torch.device:
     return torch.device("cuda" if uses_cuda(trainer) else "cpu")
 
 
+def eval_batch_size(device: torch.device | str) -> int:
+    """Images per evaluation batch on ``device``: 128 on a CPU, where a small network's activations then
+    stay in cache (512 takes ~2x as long for ResNet-32 at 32x32 on 2 cores); 512 on a GPU."""
+    return 128 if torch.device(device).type == "cpu" else 512
+
+
 def trainer_defaults(trainer: Mapping[str, Any]) -> dict[str, Any]:
     """Trainer options implied by the device, overridden by any the user gives in ``trainer``: on
     CUDA bf16 autocast (BatchNorm stays fp32) and cudnn autotuning; on CPU fp32 with deterministic

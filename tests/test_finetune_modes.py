@@ -51,9 +51,10 @@ def test_drw_turns_class_weights_on_at_the_configured_epoch() -> None:
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             seen.append((trainer.current_epoch, pl_module.loss.weighted, pl_module.loss.class_weight.tolist()))
 
-    trainer = pl.Trainer(max_epochs=4, limit_train_batches=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Record()])
-    trainer.fit(module, train_dataloaders=loader, val_dataloaders=[])
+    trainer = pl.Trainer(max_epochs=4, limit_train_batches=1, limit_val_batches=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[Record()])
+    trainer.fit(module, train_dataloaders=loader)
     assert [(epoch, weighted) for epoch, weighted, _ in seen] == [(0, False), (1, False), (2, True), (3, True)]
     assert seen[2][2] == pytest.approx([0.5, 1.5])  # 1/n normalised to sum to 2
 
@@ -106,7 +107,8 @@ def test_decoupled_modes_need_a_classifier(tmp_path: Path, capsys: pytest.Captur
 
 def test_selection_window_last_epoch_and_test_curve(tmp_path: Path) -> None:
     """20 epochs: last_decay selects among epochs 18-19 (round(0.9 x 20) on), the last epoch is exported
-    and reported too, and the test curve has one row per epoch in the CSV log."""
+    and reported too, and the test curve has a row every 10th epoch and every epoch from the last decay
+    (18) on in the CSV log; with test_curve_every=1, every epoch."""
     import csv
 
     metrics = finetune(tmp_path, "window", "epochs=20", "trainer.limit_train_batches=1")
@@ -116,8 +118,11 @@ def test_selection_window_last_epoch_and_test_curve(tmp_path: Path) -> None:
     assert 0 <= metrics["test_curve_best"]["epoch"] <= 19
     with open(tmp_path / "finetune" / "window" / "logs" / "metrics.csv") as handle:
         rows = [row for row in csv.DictReader(handle) if row.get("test/few")]
-    assert [int(row["epoch"]) for row in rows] == list(range(20))
+    assert [int(row["epoch"]) for row in rows] == [9, 18, 19]
     best = max(float(row["test/balanced_acc"]) for row in rows)
     assert best == pytest.approx(metrics["test_curve_best"]["balanced_acc"])
+    finetune(tmp_path, "dense", "epochs=20", "trainer.limit_train_batches=1", "test_curve_every=1")
+    with open(tmp_path / "finetune" / "dense" / "logs" / "metrics.csv") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("test/few")] == list(range(20))
     last = finetune(tmp_path, "last", "epochs=3", "selection=last")
     assert last["selected_epoch"] == 2 and last["test"] == last["test_last"]

@@ -1,4 +1,4 @@
-"""TestCurve: the test metrics of every epoch, as a diagnostic next to validation-based selection."""
+"""TestCurve: the test metrics along training, as a diagnostic next to validation-based selection."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -14,25 +14,36 @@ CURVE_KEYS = ("acc", "balanced_acc", "many", "medium", "few")
 
 
 class TestCurve(pl.Callback):
-    """After every training epoch, logs ``test/<key>`` (acc, balanced_acc, many, medium, few) of the
-    current weights, evaluated in eval mode (train mode is restored). Never used to select a model:
-    it shows what the paper's best-test-epoch protocol would report, and so the selection gap.
+    """After every ``every``-th training epoch and every epoch from ``dense_from`` (0-indexed) on, logs
+    ``test/<key>`` (acc, balanced_acc, many, medium, few) of the current weights, evaluated in eval mode
+    (train mode is restored). Never used to select a model: it shows what the paper's best-test-epoch
+    protocol would report, and so the selection gap; the epochs after the last LR decay, where that
+    best epoch lies, are all evaluated.
 
     Args:
         test: the test split; mean, std: its normalisation.
         train_counts, shot_thresholds: for the shot groups, as the module's own reports.
+        batch_size: images per pass (None: the device's ``eval_batch_size``).
     """
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, test: ImageArrays, mean: Sequence[float], std: Sequence[float], train_counts: Sequence[int],
-                 shot_thresholds: Sequence[float] | None = None, batch_size: int = 512) -> None:
+                 shot_thresholds: Sequence[float] | None = None, every: int = 1, dense_from: int = 0,
+                 batch_size: int | None = None) -> None:
         self.test, self.mean, self.std, self.batch_size = test, mean, std, batch_size
+        self.every, self.dense_from = every, dense_from
         self.train_counts, self.shot_thresholds = list(train_counts), shot_thresholds
         self.history: list[dict[str, Any]] = []  # one {epoch, acc, balanced_acc, ...} per epoch
 
-    @torch.no_grad()
+    def evaluates(self, epoch: int) -> bool:
+        """Whether the 0-indexed ``epoch`` gets a point."""
+        return epoch >= self.dense_from or (epoch + 1) % self.every == 0
+
+    @torch.inference_mode()
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.evaluates(trainer.current_epoch):
+            return
         was_training = pl_module.training
         pl_module.eval()
         try:

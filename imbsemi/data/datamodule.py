@@ -46,7 +46,7 @@ class TrainSpec:
             rules do not re-sample) with the effective-number ``beta``.
         unlabeled_share: expected share of pool images per batch (None: their natural proportion).
         views: SSL views (``views.count`` per image) instead of crop/flip augmentation.
-        eval_batch_size: images per evaluation batch.
+        eval_batch_size: images per evaluation batch (None: the device's ``eval_batch_size``).
     """
     batch_size: int
     pseudo: PseudoLabeledPool | None = None
@@ -54,7 +54,7 @@ class TrainSpec:
     beta: float = 0.9999
     unlabeled_share: float | None = None
     views: AugmentRecipe | None = None
-    eval_batch_size: int = 512
+    eval_batch_size: int | None = None
 
 
 class LTDataModule(pl.LightningDataModule):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from imbsemi.accel import channels_last
+from imbsemi.accel import channels_last, eval_batch_size
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.augment import Standardize
 from imbsemi.data.file_loader import FileEvalLoader
@@ -107,9 +107,12 @@ class DeviceLoader:
 
 
 def eval_loader(arrays: ImageArrays | ImageFiles, mean: Sequence[float], std: Sequence[float],
-                device: torch.device | str, batch_size: int = 512) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+                device: torch.device | str, batch_size: int | None = None
+                ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
     """Batches of ``arrays`` in order on ``device``, standardised with ``mean`` / ``std``, not augmented
-    (image files: decoded in worker processes, resized and centre-cropped by their recipe)."""
+    (image files: decoded in worker processes, resized and centre-cropped by their recipe); ``batch_size``
+    None: the device's ``eval_batch_size``."""
+    batch_size = batch_size or eval_batch_size(device)
     if isinstance(arrays, ImageFiles):
         return FileEvalLoader(arrays, mean, std, device, batch_size)
     stats = (torch.tensor(v, dtype=torch.float32, device=device) for v in (mean, std))

@@ -68,12 +68,12 @@ class KNNMonitor(pl.Callback):
         bank, query: labeled images (e.g. the labeled training set and the validation split).
         mean, std: per-channel normalisation of the images.
         every, k, t, layer: how often, neighbours, vote temperature, feature layer (None: the end).
-        batch_size: images per embedding batch.
+        batch_size: images per embedding batch (None: the device's ``eval_batch_size``).
     """
 
     def __init__(self, bank: ImageArrays, query: ImageArrays, mean: Sequence[float], std: Sequence[float], *,
                  every: int = 10, k: int = KNN_K, t: float = KNN_T, layer: str | None = None,
-                 batch_size: int = 512) -> None:
+                 batch_size: int | None = None) -> None:
         if every < 1 or k < 1 or t <= 0:
             raise ValueError(f"knn.every = {every}, knn.k = {k}, knn.t = {t}: must be >= 1, >= 1, > 0")
         self.bank, self.query, self.mean, self.std = bank, query, mean, std

@@ -143,7 +143,8 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
                               select_from_epoch=last_decay_epoch(config.epochs) if config.selection == "last_decay"
                               else 0)
     selects = len(splits.val) > 0 and config.selection != "last"
-    curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds)
+    curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds,
+                      config.test_curve_every, last_decay_epoch(config.epochs))
     trainer = make_trainer(config, folder, "finetune", config.epochs, module.selection_monitor if selects else None,
                            [curve] if config.test_curve else [], track, validate=len(splits.val) > 0)
     tau, selected_epoch, test_last = None, None, None
