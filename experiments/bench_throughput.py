@@ -7,11 +7,13 @@ A CIFAR-10-LT-sized set (12,406 random uint8 32x32 images, 10 classes). In one r
   (c) (b) + torch.compile, on CUDA only.
 For each: data-only images/s (augmented batches on the device, no model) and ResNet-32 training
 images/s; SSL two-view batches (lightly's MoCoV2Transform in a DataLoader vs imbsemi's batched
-views); pseudo-labelling (inference) images/s.
+views); pseudo-labelling (inference) images/s; the test pass of the test curve (3,000 images, eval mode)
+against the original's test loop (DataLoader, batch 100).
 
     python experiments/bench_throughput.py [--device cpu|cuda] [--steps N] [--quick]
 
-Last line: RESULT data_speedup=X train_speedup=Y ssl_data_speedup=Z (imbsemi's best / classic).
+Last line: RESULT data_speedup=X train_speedup=Y ssl_data_speedup=Z test_pass_speedup=T (imbsemi's best /
+classic).
 """
 from __future__ import annotations
 
@@ -27,13 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from imbsemi.accel import prepare_model
+from imbsemi.accel import eval_batch_size, prepare_model
 from imbsemi.classifier.pseudo_labels import predict
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.augment import AugmentedViews, CropFlipTransform, Standardize
 from imbsemi.data.classic import ArrayDataset
 from imbsemi.data.epoch_sampler import EpochSampler
-from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.loader import DeviceLoader, eval_loader
 from imbsemi.data.recipe import torchvision_transform, training_recipe
 from imbsemi.models import MODELS
 
@@ -106,6 +108,21 @@ def classic(arrays: ImageArrays, transform: Callable, batch_size: int = 128) -> 
     return lambda: loader
 
 
+@torch.inference_mode()
+def test_pass_rate(model: torch.nn.Module, batches: Iterable, device: torch.device) -> float:
+    """Images/s of one evaluation pass over ``batches`` (after a warm-up pass), as the test curve runs it."""
+    model.eval()
+    for _ in range(2):
+        sync(device)
+        start, images = time.perf_counter(), 0
+        for x, y in batches:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                model(to_device(x, device)).argmax(1)
+            images += len(y)
+        sync(device)
+    return images / (time.perf_counter() - start)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -158,10 +175,19 @@ def main() -> int:
     infer = len(arrays) / (time.perf_counter() - start)
     print(f"pseudo-labelling: {infer:,.0f} img/s (a 500K pool in {500_000 / infer:.1f} s)")
 
+    test = arrays.subset(np.arange(3_000))
+    to_tensor = torchvision_transform(training_recipe(flip=False, crop_padding=0), MEAN, STD, image_size=32)
+    test_classic = test_pass_rate(model, DataLoader(ArrayDataset(test, to_tensor, seed=0), batch_size=100,
+                                                    sampler=[(0, i) for i in range(len(test))], num_workers=4),
+                                  device)
+    test_fast = test_pass_rate(model, eval_loader(test, MEAN, STD, device), device)
+    print(f"test pass (3,000 images, eval mode): classic DataLoader batch 100 {test_classic:,.0f} img/s; imbsemi "
+          f"eval_loader batch {eval_batch_size(device)} {test_fast:,.0f} img/s")
+
     data_speedup = max(r[1] for r in rows[1:]) / rows[0][1]
     train_speedup = max(r[2] for r in rows[1:]) / rows[0][2]
     print(f"RESULT data_speedup={data_speedup:.1f} train_speedup={train_speedup:.2f} "
-          f"ssl_data_speedup={ssl_fast / ssl_classic:.1f}")
+          f"ssl_data_speedup={ssl_fast / ssl_classic:.1f} test_pass_speedup={test_fast / test_classic:.2f}")
     return 0
 
 

@@ -20,6 +20,7 @@ def finetune(tmp_path: Path, name: str, *overrides: str) -> FinetuneConfig:
                        [*FAST, f"out_dir={tmp_path}", f"name={name}", *overrides])
 
 
+@pytest.mark.slow  # three spawned processes, ~25 s
 def test_a_job_starts_after_its_inputs_and_finished_jobs_are_reused(tmp_path: Path) -> None:
     ssp = StageJob("ssp", "ssp", load_config(SSPConfig, CONFIGS / "ssp/rotation_digits.yaml",
                                              [*FAST, f"out_dir={tmp_path}", "name=ssp"]))

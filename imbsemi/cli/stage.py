@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from imbsemi.cli.common import parse_config, report
-from imbsemi.stages import run_folder, run_stage
+from imbsemi.stages import run_stage
 from imbsemi.stages.stage import Stage
 
 
@@ -12,6 +12,6 @@ def stage_main(stage: Stage, prog: str, argv: Sequence[str] | None, default_conf
     """Parse ``--config FILE`` and overrides into ``stage``'s config, run the stage in the run folder
     named after the config file, print the stage's summary."""
     config, stem = parse_config(stage.config, prog, stage.description, argv, default_config)
-    result = run_stage(stage, config, run_folder(config, stage.name, stem))
+    result = run_stage(stage, config, config_stem=stem)
     report(stage.summary(config, result))
     return 0

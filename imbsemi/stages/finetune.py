@@ -99,13 +99,13 @@ def _tau_norm(config: FinetuneConfig, module: ClassifierModule, trainer: pl.Trai
 
 
 def _train_and_select(config: FinetuneConfig, module: ClassifierModule, trainer: pl.Trainer,
-                      datamodule: LTDataModule, folder: Path) -> tuple[float | None, int, dict[str, Any]]:
+                      datamodule: LTDataModule, run: StageRun) -> tuple[float | None, int, dict[str, Any]]:
     """Fit; test and export the last epoch (``model_last.pt``); then load and test the selected
     checkpoint. Returns (its validation score, its 0-indexed epoch, the last epoch's test report)."""
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(folder, "finetune"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(run.folder, "finetune"))
     trainer.test(module, datamodule=datamodule, verbose=False)  # the last epoch's weights
     test_last = module.test_report
-    export_model(folder / "model_last.pt", module.model, "classifier", config, datamodule.splits,
+    export_model(run.folder / "model_last.pt", module.model, "classifier", run, config.model,
                  provenance={"epoch": config.epochs - 1, "init": config.init, "pseudo_labels": config.pseudo_labels})
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     return best_score(trainer), module.loaded_epoch, test_last
@@ -151,7 +151,7 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
     if config.mode == "tau_norm":
         tau, best_val = _tau_norm(config, module, trainer, datamodule)
     else:
-        best_val, selected_epoch, test_last = _train_and_select(config, module, trainer, datamodule, folder)
+        best_val, selected_epoch, test_last = _train_and_select(config, module, trainer, datamodule, run)
     model_path = folder / "model.pt"
     resampled = datamodule.sample_weights is not None and not datamodule.mixes_pool_share
     metrics: dict[str, Any] = {
@@ -163,7 +163,7 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
         "pseudo_labels": config.pseudo_labels, "train_size": len(datamodule.train_set),
         "pseudo_kept": len(datamodule.train_set) - len(splits.labeled) if config.pseudo_labels else None,
         "labeled_counts": splits.counts}
-    export_model(model_path, model, "classifier", config, splits,
+    export_model(model_path, model, "classifier", run, config.model,
                  provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
     if trainer.is_global_zero:  # under DDP one process writes the outputs
         write_figures(folder / "figures", model, splits, datamodule.eval_loader(splits.test), module.test_report,

@@ -106,10 +106,13 @@ class StageRun:
     parts: list[Path] = field(default_factory=list)
 
     @classmethod
-    def resolve(cls, stage: Stage, config: CommonConfig, folder: Path | None = None) -> StageRun:
-        """The run of ``config`` in ``folder`` (default: ``run_folder(config, stage.name)``)."""
-        folder = run_folder(config, stage.name) if folder is None else Path(folder)
-        return cls(stage, config, folder, config_hash(config), input_files(stage, config))
+    def resolve(cls, stage: Stage, config: CommonConfig, folder: Path | None = None,
+                config_stem: str | None = None) -> StageRun:
+        """The run of ``config`` in ``folder`` (default: ``run_folder(config, stage.name, config_stem)``)."""
+        digest = config_hash(config)
+        if folder is None:
+            folder = run_dir(config.out_dir, stage.name, config.name, config_stem or stage.name, digest)
+        return cls(stage, config, Path(folder), digest, input_files(stage, config))
 
     @cached_property
     def splits(self) -> Splits:
@@ -216,8 +219,9 @@ class StageRun:
 
 
 def run_stage(stage: Stage, config: CommonConfig, folder: Path | None = None, tracker: Tracker | None = None,
-              recompute: bool = False) -> StageResult:
-    """Run ``stage`` with ``config`` in ``folder`` (default: ``run_folder``), or reuse its finished run.
+              recompute: bool = False, config_stem: str | None = None) -> StageResult:
+    """Run ``stage`` with ``config`` in ``folder`` (default: ``run_folder`` with ``config_stem``), or reuse
+    its finished run.
 
     The folder's finished run of this config is reused when its input files, every file it wrote and
     its data are unchanged (its metrics then go to ``tracker``); an unfinished one resumes from its last
@@ -228,7 +232,7 @@ def run_stage(stage: Stage, config: CommonConfig, folder: Path | None = None, tr
     Raises:
         ConfigError: see above; an input file the config names does not exist.
     """
-    run = StageRun.resolve(stage, config, folder)
+    run = StageRun.resolve(stage, config, folder, config_stem)
     if stage.check is not None:
         stage.check(config)
     if rank_zero_only.rank != 0:  # under DDP the other ranks only train; rank 0 decided and records

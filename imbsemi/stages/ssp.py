@@ -58,7 +58,7 @@ def _pretrain(run: StageRun, track: Tracker) -> dict[str, Any]:
               "last_knn_acc": None if knn is None else float(knn)}
     path = folder / "backbone.pt"
     metrics = {**scores, "best_checkpoint": best}
-    export_model(path, module.backbone, "backbone", config, splits, provenance={
+    export_model(path, module.backbone, "backbone", run, config.model, provenance={
         "method": config.method.name, **scores, "labeled_fingerprint": splits.labeled.fingerprint()})
     return metrics
 
