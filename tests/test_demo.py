@@ -17,6 +17,7 @@ from imbsemi.stages.pipeline import pipeline_steps, step_config
 from conftest import CONFIGS
 
 
+@pytest.mark.slow  # 60 epochs, ~13 s
 def test_demo_ce_model_beats_chance_by_far(tmp_path: Path) -> None:
     """Over seeds 0-4 the demo's CE reaches 0.87-0.92 balanced accuracy; 0.60 is 50 points above chance."""
     pipeline = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", ["trainer.enable_progress_bar=false"])

@@ -36,6 +36,7 @@ def test_a_job_starts_after_its_inputs_and_finished_jobs_are_reused(tmp_path: Pa
     assert again.results["ce"].metrics["test"] == first.results["ce"].metrics["test"]
 
 
+@pytest.mark.slow  # spawned processes, ~10 s
 def test_a_failed_job_stops_its_dependents_and_not_the_others(tmp_path: Path) -> None:
     jobs = [StageJob("broken", "finetune", finetune(tmp_path, "broken", f"init={tmp_path}/none.pt")),
             StageJob("after_broken", "finetune", finetune(tmp_path, "after"), ("broken",)),

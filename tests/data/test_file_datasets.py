@@ -77,6 +77,7 @@ def test_served_batches_follow_the_recipe_and_are_a_function_of_seed_and_epoch(t
     assert torch.equal(image, evaluated[0][0][0]) and image.shape == (3, 32, 32)
 
 
+@pytest.mark.slow  # a command-line run on decoded files, ~12 s
 def test_imagenet_lt_finetune_runs_an_epoch_from_the_command_line(tree: Path, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture) -> None:
     argv = ["--config", str(CONFIGS / "finetune/ce_uniform_imagenet_lt.yaml"), f"data.root={tree}", *SMALL,
@@ -144,6 +145,7 @@ def test_moco_v2_pretrains_on_the_files_and_cRT_tau_norm_follow_ce(tree: Path, t
     assert after.metrics["tau"] in [round(0.1 * i, 1) for i in range(21)]  # picked on val
 
 
+@pytest.mark.slow  # writes and streams litdata shards, ~13 s
 def test_litdata_shards_stream_the_training_split_once_written(tree: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     shards = tmp_path / "shards"
