@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-from pytorch_lightning.utilities import rank_zero_only
-
 from imbsemi.config import CommonConfig
 from imbsemi.config_files import load_config
 from imbsemi.dataclass_yaml import describe_schema
@@ -16,12 +14,6 @@ from imbsemi.tracking import named_by_overrides
 
 C = TypeVar("C", bound=CommonConfig)
 OVERRIDES_HELP = "overrides: dotted keys after the options, e.g. data.rho=50 --optim.lr=0.05 (the form wandb passes)"
-
-
-@rank_zero_only
-def report(line: str) -> None:
-    """Print a command's result ``line``; under DDP once, from rank 0."""
-    print(line)
 
 
 class CurrentStderr(logging.StreamHandler):

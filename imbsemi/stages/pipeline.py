@@ -18,6 +18,7 @@ from imbsemi.stages.run import StageRun, run_stage
 from imbsemi.stages.stage import Stage, StageResult
 from imbsemi.tracking import Tracker, prefixed, stage_summary
 
+# the config's own sections -> their stage (selftrain: the finetune section's keys with its own over them)
 TYPED_SECTIONS = {"ssp": "ssp", "finetune": "finetune", "pseudolabel": "pseudolabel", "selftrain": "finetune"}
 
 

@@ -68,4 +68,5 @@ class Stage:
 
     @property
     def command_name(self) -> str:
+        """The stage's name on the command line."""
         return self.command or self.name
