@@ -82,7 +82,7 @@ class DataConfig:
     val_per_class: int = setting(10, "images per class held out first for model selection (0: none, the "
                                      "last epoch is kept)", at_least(0))
     download: bool = setting(False, "fetch missing CIFAR/SVHN files")
-    verify: bool = setting(True, "check the md5 of CIFAR/SVHN files")
+    verify: bool = setting(True, "check CIFAR/SVHN files: torchvision's md5, or the sha256 a conversion recorded")
     image_size: int = setting(32, "side in pixels that folder images are resized to", at_least(1))
     loader: Literal["device", "torch", "litdata"] = setting(
         "device", "device: images stay on the training device, whole batches augmented; torch: Dataset + "

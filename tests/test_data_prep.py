@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS, ROOT
-from formats import write_cifar10, write_tinyimages
+from formats import write_cifar10, write_jpeg_tree, write_tinyimages
 from imbsemi.cli.main import main
+from imbsemi.data.cifar_jpeg import convert_jpeg_cifar10
 
 
 def script(name: str):
@@ -50,3 +51,17 @@ def test_verify_reports_each_file(tmp_path: Path, capsys: pytest.CaptureFixture)
     captured = capsys.readouterr()
     assert "BAD MD5" in captured.out and "data_batch_1 (md5 c99cafc152244af753f735de768cd75f)" in captured.out
     assert "7 file(s) missing or corrupted" in captured.err
+
+
+def test_verify_checks_a_converted_folder_against_its_conversion(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    write_jpeg_tree(tmp_path / "tree", train=2, test=1)
+    convert_jpeg_cifar10(tmp_path / "tree", tmp_path / "data")
+    download = script("download")
+    assert download(["cifar10", "--root", str(tmp_path / "data")]) == 0  # converted files: nothing is downloaded
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7 and all(line.split()[1] == "ok" and "imbsemi_source.json" in line for line in lines)
+    batch = tmp_path / "data" / "cifar-10-batches-py" / "test_batch"
+    batch.write_bytes(batch.read_bytes()[:-1])
+    assert download(["cifar10", "--root", str(tmp_path / "data"), "--verify-only"]) == 2
+    assert f"cifar10   BAD SHA256 {batch} (sha256 " in capsys.readouterr().out

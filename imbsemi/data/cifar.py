@@ -53,7 +53,7 @@ def _read_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarra
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
 
 
-def _conversion(folder: Path) -> dict | None:
+def conversion_manifest(folder: Path) -> dict | None:
     """The manifest of the conversion that wrote ``folder``, None for the official files."""
     path = folder / SOURCE_MANIFEST
     if not path.is_file():
@@ -89,7 +89,7 @@ def load_cifar(dataset: type[CIFAR10], name: str, split: str, root: str | Path, 
         raise DataError(f"{name}: unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     folder = _fetch(dataset, Path(root), download)
     files = dataset.train_list if split == "train" else dataset.test_list
-    conversion = _conversion(folder)
+    conversion = conversion_manifest(folder)
     if verify:
         _verify(name, folder, [*files, [dataset.meta["filename"], dataset.meta["md5"]]], conversion)
     meta = read_pickle(folder / dataset.meta["filename"], "CIFAR meta")
