@@ -116,7 +116,8 @@ def step_config(pipeline: PipelineConfig, step: Step, folder: Path, inputs: dict
     Raises:
         ConfigError: a section key the stage does not take, or a bad value, naming the section.
     """
-    raw = {f.name: to_dict(pipeline)[f.name] for f in dataclasses.fields(CommonConfig)}
+    values = to_dict(pipeline)
+    raw = {f.name: values[f.name] for f in dataclasses.fields(CommonConfig)}
     given = set(step.values) & set(inputs)
     if given:
         raise ConfigError(f"section {step.section}: {sorted(given)[0]} is set by the variant's chain; remove it")
