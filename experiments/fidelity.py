@@ -35,7 +35,8 @@ BASES = {"ce": None, "ce+ssp": "ce", "ce+pseudo": "ce", "ssp+pseudo": "ce", "lda
 
 
 # the LDAM-DRW variants, declared as the pipeline's: a section and two chains
-LDAM_SECTIONS = {"ldam_drw": {"stage": "finetune", "base": "finetune", "loss": {"name": "ldam"}, "rule": {"name": "drw"}}}
+LDAM_SECTIONS = {"ldam_drw": {"stage": "finetune", "base": "finetune", "loss": {"name": "ldam"},
+                              "rule": {"name": "drw"}}}
 LDAM_VARIANTS = {"ldam_drw": ["ldam_drw"], "ldam_drw+pseudo": ["ldam_drw", "pseudolabel", "ldam_drw"]}
 
 

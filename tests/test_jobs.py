@@ -1,6 +1,7 @@
 """Stage jobs with dependencies run in spawned processes: order, reuse, failures and the deadline."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -70,5 +71,5 @@ def test_the_deadline_stops_running_jobs_and_they_resume_next_time(tmp_path: Pat
     ([StageJob("a", "ssp", None), StageJob("a", "ssp", None)], "job keys must be unique; got ['a']"),
 ])
 def test_malformed_job_lists_are_refused_before_anything_runs(jobs: list[StageJob], message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         run_jobs(jobs)

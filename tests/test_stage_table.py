@@ -4,6 +4,7 @@ config with four variants, and malformed variants refused before anything runs."
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ def test_a_new_stage_runs_in_sweeps_alone_and_in_a_pipeline(toy: Stage, tmp_path
     config = tmp_path / "toy.yaml"
     config.write_text(f"base: {CONFIGS / 'digits_data.yaml'}\n")
     alone = tmp_path / "alone.yaml"
-    alone.write_text(yaml.safe_dump({"program": "imbsemi", "method": "grid", "parameters": {"label": {"values": [1, 2]}},
+    alone.write_text(yaml.safe_dump({"program": "imbsemi", "method": "grid",
+                                     "parameters": {"label": {"values": [1, 2]}},
                                      "command": ["imbsemi", "toy", "--config", str(config), "${args}"]}))
     result = run_sweep(read_sweep(alone), tmp_path / "alone")
     assert result.ran == ["label=1", "label=2"] and run_sweep(read_sweep(alone), tmp_path / "alone").ran == []
@@ -142,8 +144,7 @@ def test_a_pipeline_with_four_variants_runs_and_the_report_tables_all_four(tmp_p
 def test_malformed_variants_are_refused_before_anything_runs(override: str, message: str, tmp_path: Path) -> None:
     extra = [override] if override.startswith("variants") else [override, "variants={v: [a]}"]
     config = load_config(PipelineConfig, CONFIGS / "quickstart.yaml", [f"out_dir={tmp_path}", *extra])
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
-                       .replace(")", r"\)").replace("+", r"\+")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         pipeline_steps(config)
     with pytest.raises(ConfigError):
         run_pipeline(config)

@@ -124,7 +124,8 @@ def step_config(pipeline: PipelineConfig, step: Step, folder: Path, inputs: dict
     raw.update({**step.values, **inputs, "out_dir": str(folder), "name": step.key, "overwrite": False})
     config = from_dict(step.stage.config, raw, f"pipeline section {step.section}")
     if pipeline.shared_stages is not None:
-        config = dataclasses.replace(config, out_dir=pipeline.shared_stages, name=f"{step.key}-{config_hash(config)[:8]}")
+        config = dataclasses.replace(config, out_dir=pipeline.shared_stages,
+                                     name=f"{step.key}-{config_hash(config)[:8]}")
     return config
 
 

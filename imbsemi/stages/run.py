@@ -57,18 +57,21 @@ def input_files(stage: Stage, config: CommonConfig) -> dict[str, dict[str, str]]
     return files
 
 
-def changed_files(record: dict[str, Any], folder: Path) -> list[str]:
+def _changed(path: Path, digest: str | None, what: str) -> str | None:
+    """``path`` with ``what`` it is and how it changed, unless its sha256 is still ``digest``."""
+    if path.is_file() and sha256_file(path) == digest:
+        return None
+    return f"{path} ({what}; {'changed since' if path.is_file() else 'gone'})"
+
+
+def changed_files(record: dict[str, Any], folder: Path, with_inputs: bool = True) -> list[str]:
     """What no longer matches a completion ``record`` of ``folder``: each output file (relative to the
-    folder) or input file whose sha256 differs or that is gone, and the same of each part's record."""
-    changed = []
-    for relative, digest in record["outputs"].items():
-        path = folder / relative
-        if not path.is_file() or sha256_file(path) != digest:
-            changed.append(f"{path} (written by the run; {'changed since' if path.is_file() else 'gone'})")
-    for key, entry in record["inputs"].items():
-        path = Path(entry["path"])
-        if not path.is_file() or sha256_file(path) != entry["sha256"]:
-            changed.append(f"{path} (its input {key}; {'changed since' if path.is_file() else 'gone'})")
+    folder) and, ``with_inputs``, input file whose sha256 differs or that is gone, and the same of each
+    part's record."""
+    files = [(folder / relative, digest, "written by the run") for relative, digest in record["outputs"].items()]
+    if with_inputs:
+        files += [(Path(entry["path"]), entry["sha256"], f"its input {key}") for key, entry in record["inputs"].items()]
+    changed = [found for found in (_changed(*file) for file in files) if found is not None]
     for part in map(Path, record.get("parts", [])):
         part_record = part / DONE
         changed += (changed_files(read_json(part_record), part) if part_record.is_file()
@@ -153,7 +156,7 @@ class StageRun:
         if not done.is_file():
             return "unfinished", "an unfinished run of this config"
         completion = read_json(done)
-        changed = changed_files(completion, self.folder)
+        changed = changed_files(completion, self.folder, with_inputs=False)  # the inputs: compared just above
         why = f"a finished run whose files changed: {'; '.join(changed)}" if changed else (
             "" if self._data_unchanged() else
             f"a finished run of other data (the splits differ from {self.folder / 'data_manifest.json'})")
@@ -183,8 +186,9 @@ class StageRun:
         pl.seed_everything(self.config.seed, workers=True, verbose=False)
 
     def complete(self, metrics: dict[str, Any]) -> None:
-        """Write the data manifest (of the splits the body used) and ``metrics.json``, then the completion record: the sha256 of every file the run wrote,
-        its input files and its parts. Under DDP only rank 0 writes."""
+        """Write the data manifest (of the splits the body used) and ``metrics.json``, then the completion
+        record: the sha256 of every file the run wrote, its input files and its parts. Under DDP only rank
+        0 writes."""
         if rank_zero_only.rank != 0:
             return
         if "splits" in self.__dict__:  # the splits the body built, the pool too if it was drawn
