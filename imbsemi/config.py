@@ -47,6 +47,15 @@ class PoolConfig:
     irrelevant: SourceRef | None = setting(None, "source of the irrelevant images (needed when relevance < 1)")
     allow_shortage: bool = setting(False, "a class with too few images gives all it has, with a warning, "
                                           "instead of an error")
+    n_max: int | None = setting(None, "M1: relevant images of the pool's largest class; class i (of C, from the "
+                                      "largest) gets int(relevance x M1 x rho_u^(-i/(C-1))), the LT-SSL rule, and "
+                                      "size_factor is not read (null: the paper's rule from size_factor)",
+                                optional(at_least(1)))
+    order: Literal["same", "reversed"] = setting(
+        "same", "which class gets the most unlabeled images: same: the labeled head class first (consistent); "
+                "reversed: the labeled tail class first (rho_u = rho with reversed is the LT-SSL 'reversed' pool)")
+    include_labeled: bool = setting(False, "the labeled images also join the pool (as ACR-family code), after "
+                                           "the draw")
 
 
 @dataclass(frozen=True)

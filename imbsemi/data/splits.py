@@ -10,7 +10,7 @@ import numpy as np
 
 from imbsemi.config import DataConfig, SourceRef
 from imbsemi.data import sources
-from imbsemi.data.arrays import NO_LABEL, ImageArrays
+from imbsemi.data.arrays import NO_LABEL, ImageArrays, concat
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.longtail import by_label, by_rank, class_counts, largest_n_max, seed_streams, select_per_class
 from imbsemi.data.pools import build_pool
@@ -85,7 +85,8 @@ class LTSplits:
 
     @cached_property
     def pool(self) -> ImageArrays:
-        """The unlabeled pool (targets: reference labels, -1 for irrelevant images)."""
+        """The unlabeled pool (targets: reference labels, -1 for irrelevant images), followed by the labeled
+        images under ``pool.include_labeled``."""
         cfg = self.config.pool
         relevant, candidates = self._train_source, self._pool_candidates
         if cfg.relevant is not None:
@@ -96,11 +97,9 @@ class LTSplits:
         irrelevant = None
         if cfg.irrelevant is not None and cfg.relevance < 1:
             irrelevant = sources.match_shape(self._load(cfg.irrelevant), self.labeled.image_shape)
-        pool, self.shortages = build_pool(
-            relevant, candidates, len(self.labeled), size_factor=cfg.size_factor, rho_u=cfg.rho_u,
-            relevance=cfg.relevance, head_to_tail=self.source.head_to_tail, irrelevant=irrelevant,
-            rngs=self.rngs, allow_shortage=cfg.allow_shortage)
-        return pool
+        pool, self.shortages = build_pool(relevant, candidates, len(self.labeled), cfg, self.source.head_to_tail,
+                                          irrelevant, self.rngs)
+        return concat([pool, self.labeled]) if cfg.include_labeled else pool
 
     def manifest(self) -> dict[str, Any]:
         """Per-class counts, index, fingerprint (provenance and targets) and pixel hashes of every split

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imbsemi.config import PoolConfig
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.cache import open_images
 from imbsemi.data.longtail import seed_streams
@@ -21,8 +22,7 @@ def test_pool_from_memory_map_allocates_one_copy_of_the_pool(tmp_path: Path) -> 
     relevant = ImageArrays(images, np.tile(np.arange(10), 2_000), tuple("abcdefghij"),
                            Provenance.single("mm", np.arange(20_000)))
     tracemalloc.start()
-    pool, _ = build_pool(relevant, np.arange(20_000), 2_000, size_factor=5, rho_u=1, relevance=1.0,
-                         head_to_tail=None, irrelevant=None, rngs=seed_streams(0))
+    pool, _ = build_pool(relevant, np.arange(20_000), 2_000, PoolConfig(), None, None, seed_streams(0))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     pool_bytes = pool.images.nbytes  # 10,000 x 768 B = 7.7 MB; the source is 15.4 MB

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from formats import write_cifar10, write_cifar100, write_folder, write_svhn, write_tinyimages
-from imbsemi.config import CommonConfig, DataConfig
+from imbsemi.config import CommonConfig, DataConfig, PoolConfig
 from imbsemi.config_files import load_config
 from imbsemi.data.arrays import ImageArrays, Provenance
 from imbsemi.data.splits import LTSplits
@@ -39,8 +39,8 @@ def _full_size_pool(labeled_total: int, rho_u: float) -> list[int]:
     tiny = np.zeros((500_000, 1, 1, 1), np.uint8)  # 500K Tiny-Images reference labels, 50K per class
     relevant = ImageArrays(tiny, np.repeat(np.arange(10), 50_000), tuple("abcdefghij"),
                            Provenance.single("ti", np.arange(500_000)))
-    pool, _ = build_pool(relevant, np.arange(500_000), labeled_total, size_factor=5, rho_u=rho_u, relevance=1.0,
-                         head_to_tail=None, irrelevant=None, rngs=seed_streams(0))
+    pool, _ = build_pool(relevant, np.arange(500_000), labeled_total, PoolConfig(rho_u=rho_u), None, None,
+                         seed_streams(0))
     return pool.class_counts()
 
 
