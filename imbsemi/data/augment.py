@@ -22,26 +22,40 @@ def uniform(shape: int | tuple[int, ...], generator: torch.Generator | None, dev
     return torch.rand(shape, generator=generator).to(device)
 
 
-def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Random crop after zero padding by ``padding`` pixels, then random horizontal flip (p = 0.5).
+def _reflect(positions: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices into a side of ``size`` pixels of positions in [-size + 1, 2 size - 2], mirrored at the
+    edges without repeating the edge pixel (torch's ``reflect`` padding)."""
+    positions = positions.abs()
+    return torch.where(positions >= size, 2 * (size - 1) - positions, positions)
+
+
+def crop_flip(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator,
+              padding_mode: str = "constant") -> torch.Tensor:
+    """Random crop after padding by ``padding`` pixels, then random horizontal flip (p = 0.5).
 
     Args:
         images: uint8 (N, H, W, C).
-        padding: pixels of zero padding on each side; each image gets its own offset in [0, 2p].
+        padding: pixels of padding on each side; each image gets its own offset in [0, 2p].
         flip: whether to flip horizontally with probability 0.5.
         generator: CPU random stream (parameters are drawn on the CPU, then moved).
+        padding_mode: constant (zeros) or reflect (mirrored at the edge, as the FixMatch family).
     Returns:
-        uint8 (N, H, W, C), as torchvision's RandomCrop(padding) + RandomHorizontalFlip per image.
+        uint8 (N, H, W, C), as torchvision's RandomCrop(padding, padding_mode) + RandomHorizontalFlip
+        per image.
     """
     n, height, width, _ = images.shape
     device = images.device
     if padding:
-        padded = F.pad(images, (0, 0, padding, padding, padding, padding))
         dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
         dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
         rows = dy + torch.arange(height, device=device).view(1, height, 1)
         cols = dx + torch.arange(width, device=device).view(1, 1, width)
-        images = padded[torch.arange(n, device=device).view(n, 1, 1), rows, cols]
+        if padding_mode == "reflect":
+            source = images
+            rows, cols = _reflect(rows - padding, height), _reflect(cols - padding, width)
+        else:
+            source = F.pad(images, (0, 0, padding, padding, padding, padding))
+        images = source[torch.arange(n, device=device).view(n, 1, 1), rows, cols]
     if flip:
         flipped = uniform(n, generator, device) < 0.5
         images = torch.where(flipped.view(n, 1, 1, 1), images.flip(2), images)
@@ -196,7 +210,8 @@ class BatchAugment(Standardize):
     def _augment(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         recipe = self.recipe
         resized = recipe.min_scale is not None
-        x = to_unit_float(crop_flip(images, recipe.crop_padding, recipe.flip and not resized, generator))
+        x = to_unit_float(crop_flip(images, recipe.crop_padding, recipe.flip and not resized, generator,
+                                    recipe.padding_mode))
         if resized:
             x = resized_crop_flip(x, recipe, generator)
         if recipe.jitters or recipe.random_gray_scale:

@@ -19,7 +19,8 @@ VIEW_BLUR = 0.5
 class AugmentRecipe:
     """A random augmentation of one image; its steps, in this order, are left out at their zero values:
 
-    1. a random crop at the input's size after zero padding by ``crop_padding`` pixels per side;
+    1. a random crop at the input's size after padding by ``crop_padding`` pixels per side (zeros, or
+       mirrored with ``padding_mode`` reflect);
     2. a random resized crop (unless ``min_scale`` is None): area share ~ U(min_scale, 1), aspect
        ratio log-uniform in [3/4, 4/3], resized to ``size`` (None: the input's side);
     3. a horizontal flip with probability 0.5 (``flip``);
@@ -34,6 +35,7 @@ class AugmentRecipe:
     normalisation (mean, std) is the data's, given beside the recipe.
     """
     crop_padding: int = 0
+    padding_mode: str = "constant"
     min_scale: float | None = None
     size: int | None = None
     flip: bool = False
@@ -47,6 +49,8 @@ class AugmentRecipe:
     count: int | None = None
 
     def __post_init__(self) -> None:
+        if self.padding_mode not in ("constant", "reflect"):
+            raise ValueError(f"AugmentRecipe padding_mode = {self.padding_mode!r}: expected constant or reflect")
         if self.size is not None and self.min_scale is None:
             raise ValueError(f"AugmentRecipe size = {self.size} needs a random resized crop (min_scale)")
 
@@ -98,7 +102,7 @@ def torchvision_transform(recipe: AugmentRecipe, mean: Sequence[float], std: Seq
     """
     steps: list[Callable] = []
     if recipe.crop_padding:
-        steps.append(v2.RandomCrop(image_size, padding=recipe.crop_padding))
+        steps.append(v2.RandomCrop(image_size, padding=recipe.crop_padding, padding_mode=recipe.padding_mode))
     if recipe.min_scale is not None:
         steps.append(v2.RandomResizedCrop(recipe.size or image_size, scale=(recipe.min_scale, 1.0), antialias=True))
     if recipe.flip:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from imbsemi.data.arrays import ImageArrays, Provenance
@@ -26,6 +27,19 @@ def test_crop_offsets_cover_the_range_uniformly() -> None:
     assert abs(visible.float().mean().item() - 9 / 25) < 0.021  # 6 sd of 20,000 draws
     counts = torch.bincount(rows * 3 + cols, minlength=9).float() / visible.sum()
     assert torch.allclose(counts, torch.full((9,), 1 / 9), atol=0.023)  # 6 sd of ~7,200 visible
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect"])
+def test_crop_equals_torch_padding_then_the_drawn_crop(mode: str) -> None:
+    n, pad = 50, 4
+    images = torch.randint(0, 256, (n, 7, 9, 3), dtype=torch.uint8)
+    out = crop_flip(images, pad, False, torch.Generator().manual_seed(3), mode)
+    offsets = torch.randint(0, 2 * pad + 1, (2, n, 1, 1), generator=torch.Generator().manual_seed(3))
+    padded = torch.nn.functional.pad(images.permute(0, 3, 1, 2).float(), (pad,) * 4, mode=mode)
+    for i in range(n):
+        dy, dx = offsets[0, i].item(), offsets[1, i].item()
+        expected = padded[i, :, dy:dy + 7, dx:dx + 9].permute(1, 2, 0).to(torch.uint8)
+        assert torch.equal(out[i], expected)
 
 
 def test_flip_rate_is_one_half() -> None:
