@@ -289,6 +289,53 @@ class FinetuneStage:
 
 
 @dataclass(frozen=True)
+class SemiMethodConfig:
+    """Semi-supervised method; a plain string is the name."""
+    SHORTHAND = "name"
+    name: str = setting("fixmatch", "a SEMI_METHODS name: fixmatch, darp, abc, acr, crest, daso")
+    kwargs: dict[str, Any] = setting(doc="hyper-parameters of the method's correction", factory=dict)
+
+
+@dataclass(frozen=True)
+class SemiOptimConfig:
+    """SGD of joint training, scheduled per step."""
+    lr: float = setting(0.03, "base learning rate", greater_than(0))
+    momentum: float = setting(0.9, "SGD momentum", between(0, 1))
+    nesterov: bool = setting(True, "Nesterov momentum")
+    weight_decay: float = setting(5e-4, "L2 weight decay", at_least(0))
+    schedule: Literal["cosine", "constant"] = setting(
+        "cosine", "cosine: lr x cos(7 pi k / (16 K)) at step k of K (FixMatch's); constant: lr throughout")
+
+
+@dataclass(frozen=True)
+class StrongViewConfig:
+    """The strong view of unlabeled images: RandAugment with a random magnitude per op, then Cutout."""
+    num_ops: int = setting(2, "RandAugment ops per image, chosen with replacement", at_least(0))
+    cutout: float = setting(0.5, "Cutout's square has a side of U(0, cutout) x the image side", between(0, 1))
+
+
+@dataclass(frozen=True)
+class SemiStage:
+    """Joint training on labeled and unlabeled batches (the FixMatch family)."""
+    method: SemiMethodConfig = setting(factory=SemiMethodConfig)
+    steps: int = setting(250_000, "training steps (optimizer updates)", greater_than(0))
+    eval_every: int = setting(500, "steps between evaluations of the EMA model on the test split", greater_than(0))
+    batch_size: int = setting(64, "labeled images per step (B)", at_least(1))
+    mu: int = setting(2, "unlabeled images per step as a multiple of batch_size", at_least(1))
+    threshold: float = setting(0.95, "confidence a weak-view prediction needs to become a pseudo-label",
+                               between(0, 1))
+    lambda_u: float = setting(1.0, "weight of the unlabeled loss", at_least(0))
+    ema: float = setting(0.999, "decay of the exponential moving average of the weights (evaluated and "
+                                "exported)", between(0, 1))
+    padding_mode: Literal["constant", "reflect"] = setting("reflect", "padding of the random crop of both views")
+    strong: StrongViewConfig = setting(factory=StrongViewConfig)
+    optim: SemiOptimConfig = setting(factory=SemiOptimConfig)
+    last_evals: int = setting(20, "the reported protocol: mean and median of the last this many evaluations",
+                              at_least(1))
+    shot_thresholds: list[float] | None = shot_thresholds_setting()
+
+
+@dataclass(frozen=True)
 class PseudolabelStage:
     """Prediction of the unlabeled pool."""
     batch_size: int | None = setting(None, "images per prediction batch (null: 128 on a CPU, 512 on a GPU)",
@@ -324,6 +371,17 @@ class FinetuneConfig(FinetuneStage, CommonConfig):
         return reasons
 
 
+@dataclass(frozen=True)
+class SemiConfig(SemiStage, CommonConfig):
+    """`imbsemi semi` config."""
+    init: str | None = setting(None, "checkpoint to start from: an SSP backbone.pt, a classifier's model.pt, "
+                                     "pretrained:NAME (null: random initialisation)")
+
+    def inert_keys(self) -> dict[str, str]:
+        served = "joint training serves fixed-size batches from the device, drawn step by step"
+        return {**super().inert_keys(), **{key: served for key in ("data.loader", "data.workers", "data.drop_last")}}
+
+
 CHECKPOINT_INERT = {"model": "the checkpoint decides the network",
                     "data.augment": "the checkpoint predicts unaugmented images"}
 
@@ -357,6 +415,7 @@ class PipelineConfig(CommonConfig):
     ssp: SSPStage = setting(factory=SSPStage)
     finetune: FinetuneStage = setting(factory=FinetuneStage)
     pseudolabel: PseudolabelStage = setting(factory=PseudolabelStage)
+    semi: SemiStage = setting(factory=SemiStage)
     selftrain: FinetuneStage | None = setting(
         None, "stage 3 (self-training) settings: the keys given here override the finetune section, e.g. "
               "{optim: {batch_size: 256}} as the original train_semi.py (null: the finetune section)")

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from imbsemi.config import (KNNConfig, DataConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig,
+from imbsemi.config import (KNNConfig, DataConfig, FinetuneConfig, PipelineConfig, PseudolabelConfig, SemiConfig,
                             SSPConfig)
 from imbsemi.config_files import load_config, resolve_config_path, shipped_configs, shipped_configs_dir
 from imbsemi.dataclass_yaml import describe_schema, first_doc_line, setting
@@ -77,7 +77,7 @@ def test_section_fields_have_docs_too() -> None:
                 yield from sections(hint)
 
     found = list(sections(PipelineConfig))
-    assert len(found) == 15  # data, pool, augment, model, logger, ssp (4), finetune (5), pseudolabel
+    assert len(found) == 19  # data, pool, augment, model, logger, ssp (4), finetune (5), pseudolabel, semi (4)
     assert all(f.metadata["doc"] for f in found)
 
 
@@ -121,6 +121,7 @@ def test_setting_needs_a_doc() -> None:
 @pytest.mark.parametrize("relative, cls", [
     ("ssp/rotation_digits.yaml", SSPConfig), ("finetune/ce_digits.yaml", FinetuneConfig),
     ("pseudolabel/digits.yaml", PseudolabelConfig), ("quickstart.yaml", PipelineConfig),
+    ("semi/digits_reversed.yaml", SemiConfig),
     ("digits_data.yaml", FinetuneConfig)])
 def test_load_stage_config_picks_the_stage(relative: str, cls: type) -> None:
     config = load_stage_config(CONFIGS / relative, [])
@@ -134,9 +135,9 @@ def test_load_stage_config_overrides_and_errors(tmp_path: Path) -> None:
     mixed.write_text("base: " + str(CONFIGS / "digits_data.yaml") + "\nmethod: rotation\nloss: {name: ce}\nfoo: 1\n")
     with pytest.raises(ConfigError) as err:
         load_stage_config(mixed, [])
-    assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp), loss (finetune), "
-                              "foo (no stage); a config is one of the stage kinds finetune, ssp, pseudolabel, "
-                              "evaluate, pipeline")
+    assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp, semi), loss "
+                              "(finetune), foo (no stage); a config is one of the stage kinds finetune, ssp, "
+                              "pseudolabel, semi, evaluate, pipeline")
     expected = r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"
     with pytest.raises(ConfigError, match=expected):
         load_stage_config(None, ["data.rho=0.5"])

@@ -7,6 +7,7 @@ batch, or to a tuple of independently augmented views; ``Standardize`` only norm
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -238,3 +239,18 @@ class AugmentedViews(BatchAugment):
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, params: AugmentRecipe = MOCO_V2_VIEWS) -> None:
         super().__init__(mean, std, params)
+
+
+class StrongView(Standardize):
+    """The FixMatch family's strong view: the padded crop and flip of ``recipe``, then ``randaugment``
+    (uint8 batch + generator -> uint8 batch: RandAugment and Cutout), standardised."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, recipe: AugmentRecipe,
+                 randaugment: Callable[[torch.Tensor, torch.Generator], torch.Tensor]) -> None:
+        super().__init__(mean, std)
+        self.recipe, self.randaugment = recipe, randaugment
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        recipe = self.recipe
+        cropped = crop_flip(images, recipe.crop_padding, recipe.flip, generator, recipe.padding_mode)
+        return normalize(self.randaugment(cropped, generator), self.mean, self.std)

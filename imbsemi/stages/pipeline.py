@@ -19,7 +19,8 @@ from imbsemi.stages.stage import Stage, StageResult
 from imbsemi.tracking import Tracker, prefixed, stage_summary
 
 # the config's own sections -> their stage (selftrain: the finetune section's keys with its own over them)
-TYPED_SECTIONS = {"ssp": "ssp", "finetune": "finetune", "pseudolabel": "pseudolabel", "selftrain": "finetune"}
+TYPED_SECTIONS = {"ssp": "ssp", "finetune": "finetune", "pseudolabel": "pseudolabel", "selftrain": "finetune",
+                  "semi": "semi"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Step:
 
 def section_values(config: PipelineConfig, name: str, stages: dict[str, Stage],
                    seen: tuple[str, ...] = ()) -> tuple[Stage, dict[str, Any]]:
-    """The stage and the keys of section ``name``: a typed section (ssp, finetune, pseudolabel, selftrain)
+    """The stage and the keys of section ``name``: a typed section (ssp, finetune, pseudolabel, selftrain, semi)
     or one of ``sections`` (its ``base`` section's keys, then its own).
 
     Raises:

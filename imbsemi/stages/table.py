@@ -12,11 +12,12 @@ from imbsemi.stages.evaluate import EVALUATE
 from imbsemi.stages.finetune import FINETUNE
 from imbsemi.stages.pipeline import PIPELINE
 from imbsemi.stages.pseudolabel import PSEUDOLABEL
+from imbsemi.stages.semi import SEMI
 from imbsemi.stages.ssp import SSP
 from imbsemi.stages.stage import Stage
 
 # in the order a config file of unknown kind is tried (load_stage_config)
-STAGES: dict[str, Stage] = {stage.name: stage for stage in (FINETUNE, SSP, PSEUDOLABEL, EVALUATE, PIPELINE)}
+STAGES: dict[str, Stage] = {stage.name: stage for stage in (FINETUNE, SSP, PSEUDOLABEL, SEMI, EVALUATE, PIPELINE)}
 
 
 def stage_named(name: str, what: str) -> Stage:
