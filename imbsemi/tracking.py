@@ -174,5 +174,5 @@ class EpochLine(pl.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         shown = " ".join(f"{key}={float(value):.4f}" for key, value in sorted(trainer.callback_metrics.items())
-                         if value.numel() == 1)
+                         if value.numel() == 1 and not key.rsplit("/", 1)[-1].isdigit())  # per-class: logs only
         log.info("%s: epoch %d/%d %s", self.stage, trainer.current_epoch + 1, trainer.max_epochs, shown)

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from imbsemi.accel import prepare_model
-from imbsemi.config import SemiStage
+from imbsemi.config import SemiConfig
+from imbsemi.data.longtail import stream_seed
 from imbsemi.data.paired_loader import PairedBatch
 from imbsemi.metrics import classification_report
 from imbsemi.semi.stats import PseudoLabelStats
@@ -50,7 +51,7 @@ class FixMatch(pl.LightningModule):
 
     Args:
         model: a network with ``features(x)``, ``feature_dim`` and a linear head ``fc``.
-        settings: the ``semi`` section (threshold, lambda_u, ema, optimiser, steps, ...).
+        settings: the config (threshold, lambda_u, ema, optimiser, steps, seed, ...).
         labeled_counts: labeled images per class.
         pool_size: images in the unlabeled pool (methods that keep per-image state size it by this).
 
@@ -62,7 +63,7 @@ class FixMatch(pl.LightningModule):
 
     strong_views = 1
 
-    def __init__(self, model: nn.Module, settings: SemiStage, labeled_counts: Sequence[int], pool_size: int) -> None:
+    def __init__(self, model: nn.Module, settings: SemiConfig, labeled_counts: Sequence[int], pool_size: int) -> None:
         super().__init__()
         self.settings, self.pool_size = settings, pool_size
         self.num_classes = len(labeled_counts)
@@ -120,6 +121,12 @@ class FixMatch(pl.LightningModule):
         """Called after each evaluation interval's last step and its evaluation."""
 
     # ---- training ----------------------------------------------------------------------------------
+    def step_generator(self, stream: int) -> torch.Generator:
+        """A CPU generator for this step's random draws of ``stream`` (>= 4; the paired loader uses 1-3),
+        seeded by (seed, stream, step, rank): a resumed run draws what an uninterrupted one would."""
+        return torch.Generator().manual_seed(stream_seed(self.settings.seed, stream, self.global_step,
+                                                         self.global_rank))
+
     def on_fit_start(self) -> None:
         prepare_model(self.net["model"], self.device, False)
 
@@ -192,9 +199,10 @@ class FixMatch(pl.LightningModule):
                  "pseudo_labels": self.stats.summary()}
         self.stats.reset()
         self.history.append(entry)
-        self.log_dict({"eval/acc": report["acc"], "eval/balanced_acc": report["balanced_acc"],
-                       "eval/few": report["few"], "semi/mask_rate": entry["pseudo_labels"]["mask_rate"],
-                       "semi/pseudo_label_accuracy": entry["pseudo_labels"]["accuracy"]})
+        logged = {"eval/acc": report["acc"], "eval/balanced_acc": report["balanced_acc"], "eval/few": report["few"],
+                  "semi/mask_rate": entry["pseudo_labels"]["mask_rate"],
+                  "semi/pseudo_label_accuracy": entry["pseudo_labels"]["accuracy"]}
+        self.log_dict({key: value for key, value in logged.items() if value is not None})  # None: nothing kept
         for name in ("class_mask_rate", "class_precision", "class_recall"):
             for label, value in enumerate(entry["pseudo_labels"][name]):
                 if value is not None:

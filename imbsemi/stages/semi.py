@@ -68,7 +68,8 @@ def _semi(run: StageRun, track: Tracker) -> dict[str, Any]:
                    settings=config, labeled_counts=splits.counts, pool_size=len(splits.pool))
     datamodule = PairedDataModule(splits, config, module.strong_views, module.labeled_additions)
     trainer_config = dataclasses.replace(config, trainer={
-        "reload_dataloaders_every_n_epochs": 1, "num_sanity_val_steps": 0, "log_every_n_steps": 50,
+        "reload_dataloaders_every_n_epochs": 1, "num_sanity_val_steps": 0,
+        "log_every_n_steps": min(50, config.eval_every),
         **config.trainer})
     trainer = make_trainer(trainer_config, folder, "semi", math.ceil(config.steps / config.eval_every), None,
                            tracker=track)

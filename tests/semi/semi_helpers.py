@@ -6,7 +6,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from imbsemi.config import SemiStage
+from imbsemi.config import SemiConfig
 from imbsemi.data.paired_loader import PairedBatch
 from imbsemi.semi.base import FixMatch
 
@@ -44,4 +44,4 @@ def module(method: type[FixMatch] = FixMatch, counts: tuple[int, ...] = (4, 2, 1
     with torch.no_grad():
         model.fc.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])[:len(counts)])
         model.fc.bias.zero_()
-    return method(model, replace(SemiStage(), **settings), list(counts), pool_size)
+    return method(model, replace(SemiConfig(), **settings), list(counts), pool_size)
