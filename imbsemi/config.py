@@ -429,6 +429,8 @@ class PipelineConfig(CommonConfig):
             "share run once",
         factory=lambda: {"ce": ["finetune"], "ce+ssp": ["ssp", "finetune"],
                          "ce+pseudo": ["finetune", "pseudolabel", "selftrain"]})
+    only: list[str] | None = setting(None, "run these of the variants only, e.g. [ce, fixmatch] (null: all); a "
+                                           "list replaces, where an override of `variants` adds to the file's")
     shared_stages: str | None = setting(None, "folder for the stage runs, found there by config hash, so that "
                                               "pipelines sharing a stage's config run it once (null: inside the "
                                               "pipeline's run folder)")

@@ -25,3 +25,20 @@ def test_fidelity_tables_every_variant_with_paired_gains(tmp_path: Path, capsys:
     assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT ce=")
     folders = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "pipeline").iterdir() if p.name != ".locks")
     assert folders == ["fidelity-seed0", "fidelity-seed1"]
+
+
+@pytest.mark.slow  # two shapes x two seeds of eight variants, ~60 s
+def test_lt_ssl_digits_tables_every_variant_per_shape(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(ROOT / "experiments" / "lt_ssl_digits.py"))["main"]
+    out = tmp_path / "table.md"
+    semi = ["semi.steps=2", "semi.eval_every=1", "semi.batch_size=4", "semi.last_evals=1"]
+    assert main(["--seeds", "0,1", "--shapes", "uniform,reversed", "--out", str(out), f"out_dir={tmp_path}",
+                 *TINY, *semi]) == 0
+    table = out.read_text()
+    assert "### uniform" in table and "### reversed" in table and "out_dir" not in table
+    for variant in ("ce", "ce+pseudo", "fixmatch", "fixmatch+darp", "fixmatch+abc", "fixmatch+acr",
+                    "fixmatch+crest", "fixmatch+daso"):
+        assert len(re.findall(rf"^\| {re.escape(variant)} \| [\d.]+ ± [\d.]+ \|", table, re.M)) == 2, variant
+    assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT uniform/ce=")
+    ce_runs = [p for p in (tmp_path / "lt_ssl_shared" / "finetune").iterdir() if p.name.startswith("ce-")]
+    assert len(ce_runs) == 2  # one CE run per seed, shared by both shapes

@@ -99,3 +99,14 @@ def test_a_standalone_stage_refuses_a_finished_run_whose_files_changed(tmp_path:
     with pytest.raises(ConfigError, match=f"holds a run of other input files \\(checkpoint = {model.paths['model']} "
                                           "changed since\\)"):
         run_pseudolabel(again)
+
+
+def test_only_runs_the_named_variants_and_refuses_unknown_names() -> None:
+    from imbsemi.stages.pipeline import pipeline_steps
+
+    config = load_config(PipelineConfig, CONFIGS / "lt_ssl_digits.yaml", ["only=[ce+pseudo, fixmatch+acr]"])
+    steps, chains = pipeline_steps(config)
+    assert list(chains) == ["ce+pseudo", "fixmatch+acr"] and set(steps) == {
+        "ce+pseudo.finetune", "ce+pseudo.pseudolabel", "ce+pseudo", "fixmatch+acr"}
+    with pytest.raises(ConfigError, match=r"only: 'acr' is not a variant; variants: ce, ce\+pseudo, fixmatch"):
+        pipeline_steps(load_config(PipelineConfig, CONFIGS / "lt_ssl_digits.yaml", ["only=[acr]"]))

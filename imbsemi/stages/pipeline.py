@@ -77,8 +77,13 @@ def pipeline_steps(config: PipelineConfig) -> tuple[dict[str, Step], dict[str, l
 
     if not config.variants:
         raise ConfigError("variants: empty; give at least one, e.g. {ce: [finetune]}")
+    unknown = sorted(set(config.only or ()) - set(config.variants))
+    if unknown:
+        raise ConfigError(f"only: {unknown[0]!r} is not a variant; variants: {', '.join(config.variants)}")
     chains = {}
     for variant, chain in config.variants.items():
+        if config.only is not None and variant not in config.only:
+            continue
         if not isinstance(chain, list) or not chain or not all(isinstance(s, str) for s in chain):
             raise ConfigError(f"variants.{variant} = {chain!r}: expected a non-empty list of section names")
         chains[variant] = tuple(chain)
