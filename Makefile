@@ -9,7 +9,7 @@ export WANDB_MODE ?= offline
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,ensemble]"
 	touch $(STAMP)
 
 demo: $(STAMP)

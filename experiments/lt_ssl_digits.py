@@ -18,13 +18,11 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from imbsemi.config import PipelineConfig
 from imbsemi.config_files import load_config
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.io import atomic_write
-from imbsemi.metrics import mean_std
+from imbsemi.seed_tables import add_reports, gain_table, metric_table
 from imbsemi.stages import run_folder, run_pipeline
 
 GROUPS = ("balanced_acc", "acc", "many", "few")
@@ -39,21 +37,10 @@ def one_run(config: PipelineConfig, shape: str) -> dict[str, dict]:
     return run_pipeline(config, run_folder(config, "pipeline", f"lt_ssl-{shape}-seed{config.seed}")).metrics["test"]
 
 
-def shape_table(shape: str, results: dict[str, dict[str, list[float]]], seeds: list[int]) -> list[str]:
+def shape_table(shape: str, results: dict[str, dict[str, list[float]]]) -> list[str]:
     """Markdown: accuracy per variant and group, then the paired gain of each variant over FixMatch."""
-    lines = [f"### {shape}", "", "| variant | " + " | ".join(GROUPS) + " |", "|---" * (len(GROUPS) + 1) + "|"]
-    lines += [f"| {v} | " + " | ".join(mean_std(results[v][g]) for g in GROUPS) + " |" for v in results]
-    lines += ["", f"Paired gain over {BASE} (same seed, points).", "",
-              "| variant | balanced gain | few-shot gain | seeds with a balanced gain | per-seed balanced |",
-              "|---|---|---|---|---|"]
-    for variant in results:
-        if variant == BASE:
-            continue
-        gain = {g: np.subtract(results[variant][g], results[BASE][g]) for g in ("balanced_acc", "few")}
-        lines.append(f"| {variant} | {mean_std(gain['balanced_acc'])} | {mean_std(gain['few'])} | "
-                     f"{int((gain['balanced_acc'] > 0).sum())}/{len(seeds)} | "
-                     + ", ".join(f"{100 * d:+.1f}" for d in gain["balanced_acc"]) + " |")
-    return lines + [""]
+    return [f"### {shape}", "", *metric_table(results, GROUPS), "",
+            *gain_table(results, BASE, ("balanced_acc", "few")), ""]
 
 
 @user_errors_to_exit
@@ -69,17 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     for shape in shapes:
         for seed in seeds:
             config = load_config(PipelineConfig, args.config, [*overrides, *SHAPES[shape], f"seed={seed}"])
-            for variant, report in one_run(config, shape).items():
-                for group in GROUPS:
-                    results.setdefault(shape, {}).setdefault(variant, {g: [] for g in GROUPS})[group].append(
-                        report[group])
+            add_reports(results.setdefault(shape, {}), one_run(config, shape), GROUPS)
     shown = [o for o in overrides if not o.lstrip("-").startswith("out_dir=")]  # where runs go changes nothing
     lines = [f"digits-LT (rho = 10), LT-SSL pools from M1 = 60, {len(seeds)} seeds ({', '.join(map(str, seeds))}), "
              f"`{' '.join([args.config, *shown])}`: test accuracy (%), mean ± sd. Joint training: the mean of the "
              "last evaluations of the EMA model (the LT-SSL protocol); CE and self-training: the exported model "
              "(selected on the validation split).", ""]
     for shape in shapes:
-        lines += shape_table(shape, results[shape], seeds)
+        lines += shape_table(shape, results[shape])
     with atomic_write(Path(args.out), "w") as handle:
         handle.write("\n".join(lines))
     print("\n".join(lines))

@@ -141,9 +141,10 @@ class LossConfig:
 @dataclass(frozen=True)
 class RuleConfig:
     """Train rule: how training counters the class imbalance besides the loss."""
-    name: Literal["none", "reweight", "resample", "resample_effective", "drw"] = setting(
+    name: Literal["none", "reweight", "resample", "resample_effective", "reversed", "drw"] = setting(
         "none", "reweight: class weights throughout; drw: class weights from drw_epoch; resample: exact "
-                "class-balanced sampling; resample_effective: the original's effective-number sampler")
+                "class-balanced sampling; resample_effective: the original's effective-number sampler; "
+                "reversed: BBN's reversed sampler (class probability proportional to 1 / n_c)")
     weights: Literal["effective_number", "inverse_frequency"] = setting(
         "effective_number", "class weights of reweight and drw: effective number of images (beta) or inverse "
                             "frequency")
@@ -256,12 +257,36 @@ class SelfTrainingConfig:
                                 "with save_probabilities)")
 
 
+# The scalar numbers of a test report (imbsemi.metrics.classification_report), in table order.
+SummaryMetric = Literal["acc", "balanced_acc", "macro_f1", "g_mean", "many", "medium", "few"]
+
+
 def shot_thresholds_setting() -> Any:
     """The ``shot_thresholds`` key of the commands that report many/medium/few accuracy."""
     return setting(None, "[many, few]: many-shot classes have over `many` training images, few-shot under `few` "
                          "(null: 100 / 20, or log-count thirds when no class has over 100)",
                    (lambda v: v is None or (len(v) == 2 and v[0] >= v[1] >= 0),
                     "must be [many_above, few_below] with many_above >= few_below >= 0 (or null: automatic)"))
+
+
+@dataclass(frozen=True)
+class ClassifierMethodConfig:
+    """Training method of the classifier; a plain string is the name."""
+    SHORTHAND = "name"
+    name: Literal["standard", "meta_weight_net", "bbn"] = setting(
+        "standard", "a CLASSIFIER_METHODS name: standard (the loss on the training batches), meta_weight_net, bbn")
+    kwargs: dict[str, Any] = setting(doc="hyper-parameters of the method", factory=dict)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """mode: ensemble: an estimator of the imbalanced-learning toolbox on the init network's features."""
+    estimator: str = setting(
+        "SelfPacedEnsembleClassifier", "class name in imbens.ensemble (imbalanced-ensemble), imblearn.ensemble "
+                                       "(imbalanced-learn) or sklearn.ensemble, searched in that order, or a "
+                                       "dotted path module.Class")
+    kwargs: dict[str, Any] = setting(doc="the estimator's keyword arguments (random_state defaults to seed)",
+                                     factory=dict)
 
 
 @dataclass(frozen=True)
@@ -272,15 +297,21 @@ class FinetuneStage:
     self_training: SelfTrainingConfig = setting(factory=SelfTrainingConfig)
     epochs: int = setting(200, "training epochs", greater_than(0))
     optim: OptimConfig = setting(factory=OptimConfig)
-    mode: Literal["train", "crt", "tau_norm"] = setting(
+    method: ClassifierMethodConfig = setting(factory=ClassifierMethodConfig)
+    mode: Literal["train", "crt", "tau_norm", "ensemble"] = setting(
         "train", "train: the whole network; crt: a new head on the frozen backbone (BatchNorm statistics too), "
-                 "class-balanced; tau_norm: no training, the init classifier's head rescaled by tau")
+                 "class-balanced; tau_norm: no training, the init classifier's head rescaled by tau; ensemble: "
+                 "no network training, `ensemble.estimator` fitted on the init network's features")
+    ensemble: EnsembleConfig = setting(factory=EnsembleConfig)
     tau: float | None = setting(1.0, "tau of tau_norm (null: picked on the validation split from 0, 0.1, ..., 2)",
                                 optional(at_least(0)))
     posthoc_tau: float = setting(0.0, "> 0: evaluate with post-hoc logit adjustment by this tau", at_least(0))
     selection: Literal["last_decay", "best", "last"] = setting(
-        "last_decay", "exported epoch with a validation split: last_decay = best validation balanced accuracy "
+        "last_decay", "exported epoch with a validation split: last_decay = best selection_metric "
                       "from the last LR decay (the last tenth of the run) on; best = of all epochs; last = the last")
+    selection_metric: SummaryMetric = setting(
+        "balanced_acc", "the validation number that selects the exported epoch and tau_norm's tau: balanced_acc, "
+                        "acc, macro_f1, g_mean (geometric mean of per-class recalls), many, medium or few")
     test_curve: bool = setting(True, "log test metrics (test/...; a diagnostic, never selects) every "
                                      "test_curve_every epochs and every epoch from the last LR decay on; each "
                                      "point is one pass over the test set (3,000 32x32 images: ~2 s on 2 CPU cores)")
@@ -368,6 +399,13 @@ class FinetuneConfig(FinetuneStage, CommonConfig):
                 reasons[key] = "without pseudo_labels finetune trains on the labeled images only"
         if self.mode != "tau_norm":
             reasons["tau"] = f"only mode: tau_norm reads tau (mode is {self.mode})"
+        if self.mode != "ensemble":
+            reasons["ensemble"] = f"only mode: ensemble reads ensemble (mode is {self.mode})"
+        else:
+            trained = "mode: ensemble trains no network"
+            reasons.update({key: trained for key in ("loss", "rule", "optim", "method", "epochs", "selection",
+                                                     "selection_metric", "test_curve", "test_curve_every",
+                                                     "posthoc_tau", "data.augment")})
         return reasons
 
 

@@ -75,18 +75,25 @@ def load_any_config(path: str | Path | None, overrides: Sequence[str],
     """Load a config of any of the stage ``kinds`` (name -> schema), for tools that only read the shared
     keys (e.g. the data).
 
-    The first of ``kinds`` whose keys include every top-level key is built with :func:`load_config`'s
-    rules and errors.
+    The first of ``kinds`` whose keys include every top-level key and whose schema takes their values
+    (stages share key names, e.g. ``method``) is built with :func:`load_config`'s rules; if none takes
+    the values, the first candidate's error is raised.
 
     Raises:
-        ConfigError: no stage kind takes all the top-level keys.
+        ConfigError: no stage kind takes all the top-level keys, or none takes their values.
     """
     pairs = parse_overrides(overrides)
     raw, origin = _read_raw(path, pairs)
     keys = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in kinds.items()}
+    first_error: ConfigError | None = None
     for kind, cls in kinds.items():
         if set(raw) <= keys[kind]:
-            return _build(cls, raw, origin, pairs)
+            try:
+                return _build(cls, raw, origin, pairs)
+            except ConfigError as err:
+                first_error = first_error or err
+    if first_error is not None:
+        raise first_error
     common = {f.name for f in dataclasses.fields(CommonConfig)}
     owners = {key: [kind for kind in kinds if key in keys[kind]] for key in raw if key not in common}
     blamed = ", ".join(f"{key} ({', '.join(kinds) or 'no stage'})" for key, kinds in owners.items())

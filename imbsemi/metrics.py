@@ -1,12 +1,15 @@
-"""Per-class, balanced and many/medium/few-shot accuracy."""
+"""Per-class, balanced and many/medium/few-shot accuracy, macro-F1 and G-mean: the numbers that do not
+reward predicting the head classes only."""
 from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from typing import Sequence, get_args
 
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from imbsemi.config import SummaryMetric
 
 STANDARD_SHOT_THRESHOLDS = (100, 20)  # many: > 100 training images, few: < 20 (spec §9)
 
@@ -32,13 +35,18 @@ def shot_thresholds(train_counts: Sequence[int]) -> tuple[float, float]:
 
 
 CONFUSION_MAX_CLASSES = 100
+# The scalar numbers of a report, in table order: what summaries, reports and sweeps show per run and
+# what ``selection_metric`` may name.
+SUMMARY_METRICS: tuple[str, ...] = get_args(SummaryMetric)
 
 
 def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_counts: Sequence[int],
                           thresholds: Sequence[float] | None = None) -> dict:
-    """Accuracy, balanced accuracy (mean per-class recall), per-class accuracy (recall) and precision
-    (None for a class never predicted), the confusion matrix (rows: true class; None past
-    CONFUSION_MAX_CLASSES classes, where it would dwarf everything else) and shot groups.
+    """Accuracy, balanced accuracy (mean per-class recall), macro-F1 and G-mean (the geometric mean of
+    the per-class recalls: 0 as soon as one class is never recognised), per-class accuracy (= recall),
+    precision (None for a class never predicted) and F1, the confusion matrix (rows: true class; None
+    past CONFUSION_MAX_CLASSES classes, where it would dwarf everything else) and shot groups. The
+    averages run over the classes present in ``targets``.
 
     Args:
         preds, targets: int64 (N,) predicted and true labels.
@@ -51,7 +59,9 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_coun
     per_class = (confusion.diagonal() / support.clamp(min=1)).tolist()
     predicted = confusion.sum(0)
     precision = [None if n == 0 else float(d / n) for d, n in zip(confusion.diagonal(), predicted)]
-    present = [acc for acc, n in zip(per_class, support.tolist()) if n > 0]
+    f1 = (2 * confusion.diagonal() / (support + predicted).clamp(min=1)).tolist()
+    present_labels = [label for label, n in enumerate(support.tolist()) if n > 0]
+    present = [per_class[label] for label in present_labels]
     many_above, few_below = thresholds if thresholds is not None else shot_thresholds(train_counts)
     groups = {"many": [], "medium": [], "few": []}
     for label, count in enumerate(train_counts):
@@ -61,8 +71,11 @@ def classification_report(preds: torch.Tensor, targets: torch.Tensor, train_coun
     report = {
         "acc": float(confusion.diagonal().sum() / confusion.sum().clamp(min=1)),
         "balanced_acc": sum(present) / len(present) if present else math.nan,
+        "macro_f1": sum(f1[label] for label in present_labels) / len(present) if present else math.nan,
+        "g_mean": math.prod(present) ** (1 / len(present)) if present else math.nan,
         "per_class_acc": per_class,
         "per_class_precision": precision,
+        "per_class_f1": f1,
         "confusion": confusion.long().tolist() if num_classes <= CONFUSION_MAX_CLASSES else None,
         "shot_groups": groups,
         "shot_thresholds": [many_above, few_below],

@@ -106,3 +106,46 @@ def errorbar_lines(path: Path, x_label: str, series: Mapping[str, tuple[Sequence
     ax.legend(fontsize=8)
     _save(fig, path)
     plt.close(fig)
+
+
+def recall_vs_count(path: Path, counts: Sequence[int], recall: Sequence[float], overlap: Sequence[float],
+                    title: str) -> None:
+    """Per class: test recall against training images (log scale), coloured by the overlap score, labeled by
+    class index."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    points = ax.scatter(counts, 100 * np.asarray(recall), c=100 * np.asarray(overlap), cmap="viridis", s=40,
+                        vmin=0, vmax=100)
+    for label, (x, y) in enumerate(zip(counts, recall)):
+        ax.annotate(str(label), (x, 100 * y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    fig.colorbar(points, ax=ax, label="overlap (%)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("test recall (%)")
+    ax.set_ylim(-5, 105)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def line_panels(path: Path, xs: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]], x_label: str,
+                y_label: str, log_x: bool = False) -> None:
+    """Side-by-side panels (title -> {line label -> y values at ``xs``}) with a shared y axis; a line whose label
+    ends in ``(dashed)`` is dashed."""
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), sharey=True, squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels.items()):
+        for label, ys in lines.items():
+            dashed = label.endswith("(dashed)")
+            ax.plot(xs, ys, marker="x" if dashed else "o", linestyle="--" if dashed else "-",
+                    label=label.removesuffix(" (dashed)"))
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(x_label)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(y_label)
+    axes[0][0].legend(fontsize=7)
+    _save(fig, path)
+    plt.close(fig)

@@ -18,7 +18,7 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from imbsemi.data.loader import DeviceLoader
+from imbsemi.data.loader import DeviceLoader, ZippedLoader
 from imbsemi.io import atomic_write, require_free_space, save_torch
 
 
@@ -52,7 +52,7 @@ class ResumeState(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         loader = trainer.train_dataloader
-        if isinstance(loader, DeviceLoader):
+        if isinstance(loader, (DeviceLoader, ZippedLoader)):
             loader.epoch = trainer.current_epoch
 
     def state_dict(self) -> dict[str, Any]:

@@ -22,11 +22,12 @@ from imbsemi.config import CommonConfig
 from imbsemi.config_files import to_dict
 from imbsemi.dataclass_yaml import parse_overrides
 from imbsemi.io import write_text
+from imbsemi.metrics import SUMMARY_METRICS
 from imbsemi.resume import ResumedCSVLogger
 
 C = TypeVar("C", bound=CommonConfig)
 log = logging.getLogger("imbsemi")
-REPORT_KEYS = ("balanced_acc", "acc", "many", "medium", "few", "per_class_acc")
+REPORT_KEYS = (*SUMMARY_METRICS, "per_class_acc")
 STAGE_KEYS = ("selected_epoch", "best_val", "score", "last_knn_acc", "reference_accuracy", "pool_size", "train_size",
               "pseudo_kept", "pseudo_label_counts")
 
@@ -135,9 +136,9 @@ def prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stage_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary of a stage's metrics.json: the test report's balanced, overall, many/medium/few and
-    per-class accuracy; the selection and pseudo-label numbers (accuracy, per-class recall and
-    precision against the reference labels, pool size, images kept)."""
+    """The summary of a stage's metrics.json: the test report's SUMMARY_METRICS (balanced and overall
+    accuracy, macro-F1, G-mean, many/medium/few) and per-class accuracy; the selection and pseudo-label
+    numbers (accuracy, per-class recall and precision against the reference labels, pool size, images kept)."""
     summary = {key: metrics[key] for key in STAGE_KEYS if metrics.get(key) is not None}
     report = metrics.get("test") or {}
     summary.update({key: report[key] for key in REPORT_KEYS if key in report})

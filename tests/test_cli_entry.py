@@ -9,7 +9,7 @@ from imbsemi.cli.main import main
 def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture) -> None:
     assert main(["train"]) == 2
     commands = ("finetune, ssp_pretrain, pseudolabel, semi, evaluate, pipeline, demo, sweep, sweep-report, pretrained, "
-                "report, data, config")
+                "report, data, diagnose, config")
     assert f"unknown command 'train'; commands: {commands}" in capsys.readouterr().err
 
 

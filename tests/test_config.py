@@ -37,7 +37,8 @@ from conftest import CONFIGS, ROOT
     ("rule.beta=1.0", "rule.beta = 1.0: must be in (0, 1)"),
     ("shot_thresholds=[10, 20]", "shot_thresholds = [10, 20]: must be [many_above, few_below]"),
     ("shot_thresholds=[10, x]", "shot_thresholds[1] = 'x' (str): expected float"),
-    ("rule.name=balanced", "rule.name = 'balanced': expected one of none, reweight, resample, resample_effective, drw"),
+    ("rule.name=balanced",
+     "rule.name = 'balanced': expected one of none, reweight, resample, resample_effective, reversed, drw"),
     ("trainer.precison=bf16", "unknown key trainer.precison; allowed: pytorch_lightning.Trainer arguments"),
 ])
 def test_bad_values_name_key_value_and_rule(override: str, message: str) -> None:

@@ -77,7 +77,8 @@ def test_section_fields_have_docs_too() -> None:
                 yield from sections(hint)
 
     found = list(sections(PipelineConfig))
-    assert len(found) == 19  # data, pool, augment, model, logger, ssp (4), finetune (5), pseudolabel, semi (4)
+    # data, pool, augment, model, logger, ssp (4), finetune (7), pseudolabel, semi (4)
+    assert len(found) == 21
     assert all(f.metadata["doc"] for f in found)
 
 
@@ -135,9 +136,9 @@ def test_load_stage_config_overrides_and_errors(tmp_path: Path) -> None:
     mixed.write_text("base: " + str(CONFIGS / "digits_data.yaml") + "\nmethod: rotation\nloss: {name: ce}\nfoo: 1\n")
     with pytest.raises(ConfigError) as err:
         load_stage_config(mixed, [])
-    assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (ssp, semi), loss "
-                              "(finetune), foo (no stage); a config is one of the stage kinds finetune, ssp, "
-                              "pseudolabel, semi, evaluate, pipeline")
+    assert str(err.value) == (f"{mixed}: no stage config takes all its top-level keys; method (finetune, ssp, "
+                              "semi), loss (finetune), foo (no stage); a config is one of the stage kinds finetune, "
+                              "ssp, pseudolabel, semi, evaluate, pipeline")
     expected = r"^command-line override data.rho: data.rho = 0.5: must be a finite number >= 1$"
     with pytest.raises(ConfigError, match=expected):
         load_stage_config(None, ["data.rho=0.5"])

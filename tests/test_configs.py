@@ -19,7 +19,7 @@ SCHEMAS = {"ssp": SSPConfig, "finetune": FinetuneConfig, "pseudolabel": Pseudola
 @pytest.mark.parametrize("path", sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent.name != "sweeps"),
                          ids=lambda p: str(p.relative_to(CONFIGS)))  # sweep files: tests/test_sweep.py
 def test_config_loads(path: Path) -> None:
-    pipelines = ("quickstart", "pipeline_cifar10", "lt_ssl_digits")
+    pipelines = ("quickstart", "pipeline_cifar10", "lt_ssl_digits", "remedies_digits")
     schema = SCHEMAS.get(path.parent.name, PipelineConfig if path.stem in pipelines else CommonConfig)
     config = load_config(schema, path)
     assert config.data.rho >= 1

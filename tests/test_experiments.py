@@ -43,3 +43,20 @@ def test_lt_ssl_digits_tables_every_variant_per_shape(tmp_path: Path, capsys: py
     assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT uniform/ce=")
     ce_runs = [p for p in (tmp_path / "lt_ssl_shared" / "finetune").iterdir() if p.name.startswith("ce-")]
     assert len(ce_runs) == 2  # one CE run per seed, shared by both shapes
+
+
+@pytest.mark.slow  # two seeds of nine variants and their diagnoses, ~60 s
+def test_remedies_digits_tables_metrics_gains_and_class_difficulty(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("imbens", reason="the ensemble extra: pip install imbsemi[ensemble]")
+    main = runpy.run_path(str(ROOT / "experiments" / "remedies_digits.py"))["main"]
+    out = tmp_path / "table.md"
+    assert main(["--seeds", "0,1", "--out", str(out), f"out_dir={tmp_path}", *TINY, "sections.crt.epochs=1"]) == 0
+    table = out.read_text()
+    for variant in ("ce", "cb-ce", "focal", "ldam-drw", "meta-weight-net", "bbn", "crt", "spe-on-ce", "spe-on-ssp"):
+        cells = rf"^\| {re.escape(variant)}(?: \| -?[\d.]+ ± [\d.]+){{4}} \|"
+        assert len(re.findall(cells + "$", table, re.M)) == 1, variant  # the metric row
+        assert len(re.findall(cells + r" \d/2 \|", table, re.M)) == (variant != "ce"), variant  # the gain row
+    assert "| class | training images | CE recall |" in table and "out_dir" not in table
+    assert re.search(r"^\| 9 \| 5 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", table, re.M)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("RESULT ce=")

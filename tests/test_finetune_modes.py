@@ -116,13 +116,27 @@ def test_selection_window_last_epoch_and_test_curve(tmp_path: Path) -> None:
     assert read_checkpoint(tmp_path / "finetune" / "window" / "model_last.pt")["provenance"]["epoch"] == 19
     assert set(metrics["test_last"]) >= {"acc", "balanced_acc", "few"}
     assert 0 <= metrics["test_curve_best"]["epoch"] <= 19
-    with open(tmp_path / "finetune" / "window" / "logs" / "metrics.csv") as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("test/few")]
+    with open(tmp_path / "finetune" / "window" / "logs" / "metrics.csv") as handle:  # the tests after fit: epoch 20
+        rows = [row for row in csv.DictReader(handle) if row.get("test/few") and int(row["epoch"]) < 20]
     assert [int(row["epoch"]) for row in rows] == [9, 18, 19]
     best = max(float(row["test/balanced_acc"]) for row in rows)
     assert best == pytest.approx(metrics["test_curve_best"]["balanced_acc"])
     finetune(tmp_path, "dense", "epochs=5", "trainer.limit_train_batches=1", "test_curve_every=1")
     with open(tmp_path / "finetune" / "dense" / "logs" / "metrics.csv") as handle:
-        assert [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("test/few")] == list(range(5))
+        assert [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("test/few")][:-2] == list(range(5))
     last = finetune(tmp_path, "last", "epochs=3", "selection=last")
     assert last["selected_epoch"] == 2 and last["test"] == last["test_last"]
+
+
+def test_selection_metric_selects_the_epoch_with_its_best_validation_value(tmp_path: Path) -> None:
+    import csv
+
+    metrics = finetune(tmp_path, "gmean", "epochs=4", "trainer.limit_train_batches=1", "selection=best",
+                       "selection_metric=g_mean")
+    with open(tmp_path / "finetune" / "gmean" / "logs" / "metrics.csv") as handle:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(handle) if row.get("val/g_mean")}
+    assert sorted(rows) == [0, 1, 2, 3] and all(row["val/macro_f1"] for row in rows.values())
+    g_means = {epoch: float(row["val/g_mean"]) for epoch, row in rows.items()}
+    assert metrics["selection_metric"] == "g_mean" and metrics["best_val"] == pytest.approx(max(g_means.values()))
+    assert g_means[metrics["selected_epoch"]] == pytest.approx(metrics["best_val"])
+    assert {"macro_f1", "g_mean", "per_class_f1"} <= set(metrics["test"])

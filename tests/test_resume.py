@@ -65,8 +65,10 @@ def pseudo_labels(tmp_path: Path) -> Path:
     pytest.param("finetune/ldam_drw_digits.yaml", ["rule.drw_epoch=3"], marks=pytest.mark.slow),
     pytest.param("finetune/ce_digits.yaml", ["pseudo_labels={labels}", "self_training.unlabeled_share=0.5",
                                              "self_training.omega=0.5"], marks=pytest.mark.slow),
-    pytest.param("finetune/ce_digits.yaml", ["data.loader=torch", "data.workers=1"], marks=pytest.mark.slow)],
-    ids=["ce", "ldam-drw", "self-training", "torch-loader"])
+    pytest.param("finetune/ce_digits.yaml", ["data.loader=torch", "data.workers=1"], marks=pytest.mark.slow),
+    pytest.param("finetune/mwn_digits.yaml", [], marks=pytest.mark.slow),
+    pytest.param("finetune/bbn_digits.yaml", [], marks=pytest.mark.slow)],
+    ids=["ce", "ldam-drw", "self-training", "torch-loader", "meta-weight-net", "bbn"])
 def test_finetune_killed_in_epoch_3_of_6_resumes_bit_exactly(tmp_path: Path, relative: str, extra: list[str],
                                                              caplog: pytest.LogCaptureFixture) -> None:
     if any("{labels}" in item for item in extra):

@@ -87,8 +87,9 @@ def test_report_compares_runs(stage_outputs: dict[str, Path], capsys: pytest.Cap
     assert imbsemi_main.main(["report", str(base), str(self_trained)]) == 0
     lines = capsys.readouterr().out.splitlines()
     report = json.loads((base / "metrics.json").read_text())["test"]
-    assert lines[0] == "| run | acc | balanced_acc | many | medium | few |"
-    assert lines[2].startswith(f"| base | {100 * report['acc']:.1f} | {100 * report['balanced_acc']:.1f} |")
+    assert lines[0] == "| run | acc | balanced_acc | macro_f1 | g_mean | many | medium | few |"
+    assert lines[2].startswith(f"| base | {100 * report['acc']:.1f} | {100 * report['balanced_acc']:.1f} | "
+                               f"{100 * report['macro_f1']:.1f} | {100 * report['g_mean']:.1f} |")
     assert lines[3].startswith("| self |")
     assert imbsemi_main.main(["report", str(stage_outputs["backbone"].parent)]) == 2
     assert "no test metrics" in capsys.readouterr().err

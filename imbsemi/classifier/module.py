@@ -13,12 +13,14 @@ from imbsemi.data.arrays import NO_LABEL
 from imbsemi.losses.base import ImbalancedLoss
 from imbsemi.losses.logit_adjusted import posthoc_adjust
 from imbsemi.losses.weighting import WeightSchedule
-from imbsemi.metrics import classification_report
+from imbsemi.metrics import SUMMARY_METRICS, classification_report
 from imbsemi.optim import sgd_with_schedule
 
 
 class ClassifierModule(pl.LightningModule):
-    """Trains ``model`` with ``loss`` on (images, targets) batches; reports per-class metrics.
+    """Trains ``model`` with ``loss`` on (images, targets) batches; reports per-class metrics. The
+    ``standard`` CLASSIFIER_METHODS entry; training methods of the imbalance literature subclass it and
+    override ``training_loss`` (and declare the data they need: ``second_sampler``, ``uses_meta_set``).
 
     Args:
         model: a network returning logits (N, C).
@@ -32,22 +34,25 @@ class ClassifierModule(pl.LightningModule):
             statistics frozen (cRT).
         shot_thresholds: (many_above, few_below) for the shot groups; None: automatic.
         select_from_epoch: the first 0-indexed epoch that model selection may choose; validation logs
-            ``val/selection_score``: the balanced accuracy from that epoch on, -1 before it.
+            ``val/selection_score``: the ``selection_metric`` from that epoch on, -1 before it.
+        selection_metric: the report's number that selects (a SUMMARY_METRICS name); ``monitor`` logs it.
     """
 
-    monitor = "val/balanced_acc"
     selection_monitor = "val/selection_score"  # what the checkpoint callback maximises
+    second_sampler: str | None = None  # a sampling rule: each training batch comes with a second batch drawn by it
+    uses_meta_set = False  # whether the module takes ``meta_batches``, a class-balanced set drawn per step
 
     def __init__(self, model: nn.Module, loss: ImbalancedLoss, optim: OptimConfig, epochs: int,
                  train_counts: Sequence[int], compile_model: bool = False,
                  weight_schedule: WeightSchedule | None = None, posthoc_tau: float = 0.0,
                  freeze_backbone: bool = False, shot_thresholds: Sequence[float] | None = None,
-                 select_from_epoch: int = 0) -> None:
+                 select_from_epoch: int = 0, selection_metric: str = "balanced_acc") -> None:
         super().__init__()
         self.model, self.loss, self.compile_model = model, loss, compile_model
         self.optim, self.epochs, self.train_counts = optim, epochs, list(train_counts)
         self.weight_schedule, self.posthoc_tau, self.freeze_backbone = weight_schedule, posthoc_tau, freeze_backbone
         self.shot_thresholds, self.select_from_epoch = shot_thresholds, select_from_epoch
+        self.selection_metric, self.monitor = selection_metric, f"val/{selection_metric}"
         if freeze_backbone:
             for name, parameter in model.named_parameters():
                 parameter.requires_grad = name.startswith("fc.")
@@ -74,10 +79,15 @@ class ClassifierModule(pl.LightningModule):
         return self.model(images)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        images, targets, *weights = batch  # (images, targets) or (images, targets, per-sample weights)
-        loss = self.loss(self.model(images), targets, weights[0] if weights else None)
+        loss = self.training_loss(batch)
         self.log("train/loss", loss, prog_bar=True)
         return loss
+
+    def training_loss(self, batch: tuple) -> torch.Tensor:
+        """The loss of one training batch: (images, targets) or (images, targets, per-sample weights); with a
+        ``second_sampler``, a pair (main batch, second batch)."""
+        images, targets, *weights = batch
+        return self.loss(self.model(images), targets, weights[0] if weights else None)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._collect("val", batch)
@@ -109,15 +119,15 @@ class ClassifierModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         report = self._report("val")
-        self.log("val/acc", report["acc"], sync_dist=True)
-        self.log(self.monitor, report["balanced_acc"], prog_bar=True, sync_dist=True)
+        for key in SUMMARY_METRICS:
+            self.log(f"val/{key}", report[key], prog_bar=key == self.selection_metric, sync_dist=True)
         selectable = self.current_epoch >= self.select_from_epoch
-        self.log(self.selection_monitor, report["balanced_acc"] if selectable else -1.0, sync_dist=True)
+        self.log(self.selection_monitor, report[self.selection_metric] if selectable else -1.0, sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_report = self._report("test")
-        self.log("test/acc", self.test_report["acc"], sync_dist=True)  # the same on every rank
-        self.log("test/balanced_acc", self.test_report["balanced_acc"], sync_dist=True)
+        for key in SUMMARY_METRICS:  # the same on every rank
+            self.log(f"test/{key}", self.test_report[key], sync_dist=True)
 
     def configure_optimizers(self) -> dict:
-        return sgd_with_schedule(self.parameters(), self.optim, self.epochs)
+        return sgd_with_schedule(self.model.parameters(), self.optim, self.epochs)

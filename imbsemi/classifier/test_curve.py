@@ -8,15 +8,13 @@ import torch
 
 from imbsemi.data.arrays import ImageArrays
 from imbsemi.data.loader import eval_loader
-from imbsemi.metrics import classification_report
-
-CURVE_KEYS = ("acc", "balanced_acc", "many", "medium", "few")
+from imbsemi.metrics import SUMMARY_METRICS, classification_report
 
 
 class TestCurve(pl.Callback):
     """After every ``every``-th training epoch and every epoch from ``dense_from`` (0-indexed) on, logs
-    ``test/<key>`` (acc, balanced_acc, many, medium, few) of the current weights, evaluated in eval mode
-    (train mode is restored). Never used to select a model: it shows what the paper's best-test-epoch
+    ``test/<key>`` (acc, balanced_acc, macro_f1, g_mean, many, medium, few) of the current weights, evaluated
+    in eval mode (train mode is restored). Never used to select a model: it shows what the paper's best-test-epoch
     protocol would report, and so the selection gap; the epochs after the last LR decay, where that
     best epoch lies, are all evaluated.
 
@@ -53,7 +51,7 @@ class TestCurve(pl.Callback):
             pl_module.train(was_training)
         preds, targets = (torch.cat(p).cpu() for p in zip(*parts))
         report = classification_report(preds, targets, self.train_counts, self.shot_thresholds)
-        values = {key: report[key] for key in CURVE_KEYS if key in report}
+        values = {key: report[key] for key in SUMMARY_METRICS}
         for key, value in values.items():
             pl_module.log(f"test/{key}", value, sync_dist=True)
         self.history.append({"epoch": trainer.current_epoch, **values})

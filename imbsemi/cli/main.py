@@ -1,11 +1,11 @@
 """`imbsemi <command>`: one command per stage (finetune, ssp_pretrain, pseudolabel, evaluate, pipeline) and the
-tools: demo, sweep, sweep-report, pretrained, report, data, config."""
+tools: demo, sweep, sweep-report, pretrained, report, diagnose, data, config."""
 from __future__ import annotations
 
 import sys
 from typing import Callable, Sequence
 
-from imbsemi.cli import config, data, pretrained, report, sweep
+from imbsemi.cli import config, data, diagnose, pretrained, report, sweep
 from imbsemi.cli.stage import stage_main
 from imbsemi.errors import user_errors_to_exit
 from imbsemi.stages import STAGES
@@ -23,6 +23,8 @@ TOOLS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "report": (report.main, "report RUN_DIR...: a markdown table comparing the test metrics of runs"),
     "data": (data.main, "data summary|shards --config FILE: per-class counts of the splits a config builds; "
                         "litdata shards of a split-file training set"),
+    "diagnose": (diagnose.main, "diagnose RUN_DIR... [--k K]: per class, training count, test recall and overlap "
+                                "in the run's feature space (size or overlap?): table and plot"),
     "config": (config.main, "config show FILE [key=value ...]: the resolved config after base: and overrides"),
 }
 

@@ -8,8 +8,8 @@ from typing import Any, Sequence
 
 from imbsemi.errors import DataError
 from imbsemi.io import read_json
+from imbsemi.metrics import SUMMARY_METRICS as COLUMNS
 
-COLUMNS = ("acc", "balanced_acc", "many", "medium", "few")
 
 
 def run_reports(folder: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -26,7 +26,7 @@ def run_reports(folder: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def markdown_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """| run | acc | balanced_acc | many | medium | few | in percent."""
+    """| run | acc | balanced_acc | macro_f1 | g_mean | many | medium | few | in percent."""
     def cell(value: Any) -> str:
         return "-" if value is None or value != value else f"{100 * value:.1f}"
     lines = ["| run | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]

@@ -15,12 +15,15 @@ from imbsemi.data.classic import classic_loader
 from imbsemi.data.file_loader import file_train_loader, training_transform
 from imbsemi.data.file_sources import FILE_SOURCES
 from imbsemi.data.files import ImageFiles
-from imbsemi.data.loader import DeviceLoader, eval_loader
+from imbsemi.data.loader import DeviceLoader, ZippedLoader, eval_loader
+from imbsemi.data.longtail import stream_seed
 from imbsemi.data.rank_split import shard_positions
 from imbsemi.data.recipe import AugmentRecipe, training_recipe
 from imbsemi.data.sampling import sample_weights, with_unlabeled_share
 from imbsemi.data.splits import LTSplits
 from imbsemi.errors import ConfigError, DataError
+
+SECOND_SAMPLER_STREAM = 2  # the seed of a second sampler's loader: stream_seed(seed, 2)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class TrainSpec:
         unlabeled_share: expected share of pool images per batch (None: their natural proportion).
         views: SSL views (``views.count`` per image) instead of crop/flip augmentation.
         eval_batch_size: images per evaluation batch (None: the device's ``eval_batch_size``).
+        second_rule: a sampling rule (``sampling.SAMPLING_RULES``) of a second batch served with each
+            training batch, from its own seed (BBN's reversed sampler); batches are then pairs.
     """
     batch_size: int
     pseudo: PseudoLabeledPool | None = None
@@ -55,6 +60,7 @@ class TrainSpec:
     unlabeled_share: float | None = None
     views: AugmentRecipe | None = None
     eval_batch_size: int | None = None
+    second_rule: str | None = None
 
 
 class LTDataModule(pl.LightningDataModule):
@@ -79,14 +85,18 @@ class LTDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
-    def train_dataloader(self) -> DeviceLoader | DataLoader:
+    def train_dataloader(self) -> DeviceLoader | ZippedLoader | DataLoader:
         """Augmented, shuffled batches (every image once per epoch unless ``data.drop_last``): on the
         device (``loader: device``) or through a classic torchvision Dataset + DataLoader with PIL
-        transforms (``loader: torch``)."""
+        transforms (``loader: torch``); with ``second_rule``, pairs of device batches."""
         config, spec = self.splits.config, self.spec
         aug = config.augment
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        if spec.second_rule is not None and (config.loader != "device" or isinstance(self.train_set, ImageFiles)):
+            raise ConfigError(f"a second sampler ({spec.second_rule}) is served from memory by the device loader "
+                              f"only; data.loader = {config.loader} with data.source = {config.source}: use "
+                              "data.loader: device and a source held in memory")
         if config.loader == "litdata":
             return self._shard_loader(_epoch_ahead(trainer))
         if isinstance(self.train_set, ImageFiles):
@@ -104,9 +114,18 @@ class LTDataModule(pl.LightningDataModule):
                                                                                           self.splits.std))
         transform = BatchAugment(mean, std, training_recipe(flip=aug.flip, crop_padding=aug.crop_padding,
                                                             views=spec.views))
-        return DeviceLoader(self.train_set, spec.batch_size, transform, shuffle=True, seed=self.splits.seed,
-                            device=self._device(), rank=rank, world_size=world, sample_weights=self.sample_weights,
-                            loss_weights=self.loss_weights, soft_targets=self.soft_targets, drop_last=config.drop_last)
+
+        def loader(seed: int, weights: np.ndarray | None) -> DeviceLoader:
+            return DeviceLoader(self.train_set, spec.batch_size, transform, shuffle=True, seed=seed,
+                                device=self._device(), rank=rank, world_size=world, sample_weights=weights,
+                                loss_weights=self.loss_weights, soft_targets=self.soft_targets,
+                                drop_last=config.drop_last)
+
+        main = loader(self.splits.seed, self.sample_weights)
+        if spec.second_rule is None:
+            return main
+        second = sample_weights(self.train_set.targets, self.train_set.class_counts(), spec.second_rule, spec.beta)
+        return ZippedLoader(main, loader(stream_seed(self.splits.seed, SECOND_SAMPLER_STREAM), second))
 
     def _shard_loader(self, epoch: int) -> DataLoader:
         """The training set streamed from its litdata shards (split-file sources only)."""

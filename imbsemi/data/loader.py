@@ -106,6 +106,28 @@ class DeviceLoader:
                 yield inputs, self.targets[batch], self.loss_weights[batch]
 
 
+class ZippedLoader:
+    """Two training DeviceLoaders stepped together: each batch is (a batch of ``main``, a batch of
+    ``second``), e.g. BBN's instance-balanced and reversed samplers; ``epoch`` sets both."""
+
+    def __init__(self, main: DeviceLoader, second: DeviceLoader) -> None:
+        self.main, self.second = main, second
+
+    @property
+    def epoch(self) -> int:
+        return self.main.epoch
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        self.main.epoch = self.second.epoch = epoch
+
+    def __len__(self) -> int:
+        return min(len(self.main), len(self.second))
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return zip(self.main, self.second)
+
+
 def eval_loader(arrays: ImageArrays | ImageFiles, mean: Sequence[float], std: Sequence[float],
                 device: torch.device | str, batch_size: int | None = None
                 ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:

@@ -55,6 +55,24 @@ class IndexStream:
         return out
 
 
+class StepBatches:
+    """Batch ``step`` of an endless seeded stream over ``arrays`` (an IndexStream), augmented by ``transform``
+    on the CPU with a generator of (seed, step): a function of the seed and the step alone, so a resumed run
+    draws the batches an uninterrupted one would (e.g. Meta-Weight-Net's meta set, one batch per step)."""
+
+    def __init__(self, arrays: ImageArrays, batch_size: int,
+                 transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor], seed: int, stream: int) -> None:
+        self.images, self.targets = torch.from_numpy(arrays.images.copy()), torch.from_numpy(arrays.targets.copy())
+        self.indices = IndexStream(len(arrays), batch_size, seed, stream)
+        self.transform, self.seed, self.stream = transform, seed, stream
+
+    def batch(self, step: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, int64 targets) of batch ``step`` on ``device``."""
+        chosen = torch.from_numpy(self.indices.batch(step))
+        augment = torch.Generator().manual_seed(stream_seed(self.seed, self.stream, AUGMENT, step))
+        return self.transform(self.images[chosen], augment).to(device), self.targets[chosen].to(device)
+
+
 class PairedLoader:
     """Iterable of ``PairedBatch``es for steps ``start``, ``start + 1``, ... up to ``stop`` (exclusive).
 

@@ -1,4 +1,4 @@
-"""Class-aware sampling of training images: the re-sampling rules (resample, resample_effective),
+"""Class-aware sampling of training images: the re-sampling rules (resample, resample_effective, reversed),
 the share of pool images per batch in self-training, and the rule inputs of the DRW schedule."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from imbsemi.errors import ConfigError
 
-SAMPLING_RULES = ("resample", "resample_effective")
+SAMPLING_RULES = ("resample", "resample_effective", "reversed")
 
 
 def positive_counts(class_counts: Sequence[int]) -> np.ndarray:
@@ -43,12 +43,16 @@ def sample_weights(targets: np.ndarray, class_counts: Sequence[int], rule: str, 
     ``resample``: 1 / n_y, exact class-balanced sampling (every class drawn with probability 1/C).
     ``resample_effective``: the original code's sampler, (1 - beta) / (1 - beta^n_y), which is only
     roughly class-balanced (spec §6.5, §11.1 item 6).
+    ``reversed``: BBN's reversed sampler, a class with probability proportional to n_max / n_y, then one
+    of its images uniformly: 1 / n_y^2 per image.
     """
     if rule not in SAMPLING_RULES:
         return None
     counts = positive_counts(class_counts)
     if rule == "resample":
         per_class = 1 / counts
+    elif rule == "reversed":
+        per_class = 1 / counts ** 2
     else:
         check_beta(beta)
         per_class = (1 - beta) / (1 - np.power(beta, counts))

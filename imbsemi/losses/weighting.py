@@ -9,7 +9,7 @@ import numpy as np
 from imbsemi.data.sampling import check_beta, positive_counts
 from imbsemi.errors import ConfigError
 
-RULES = ("none", "reweight", "resample", "resample_effective", "drw")
+RULES = ("none", "reweight", "resample", "resample_effective", "reversed", "drw")
 WEIGHTINGS = ("effective_number", "inverse_frequency")
 
 

@@ -23,7 +23,7 @@ from imbsemi.accel import prepare_model
 from imbsemi.config import SemiConfig
 from imbsemi.data.longtail import stream_seed
 from imbsemi.data.paired_loader import PairedBatch
-from imbsemi.metrics import classification_report
+from imbsemi.metrics import SUMMARY_METRICS, classification_report
 from imbsemi.semi.stats import PseudoLabelStats
 
 
@@ -194,8 +194,7 @@ class FixMatch(pl.LightningModule):
         if self.trainer.state.fn != TrainerFn.FITTING:  # an evaluation after training
             self.final_report = report
             return
-        entry = {"step": int(self.global_step), **{k: report[k] for k in ("acc", "balanced_acc", "many", "medium",
-                                                                          "few", "per_class_acc")},
+        entry = {"step": int(self.global_step), **{k: report[k] for k in (*SUMMARY_METRICS, "per_class_acc")},
                  "pseudo_labels": self.stats.summary()}
         self.stats.reset()
         self.history.append(entry)

@@ -9,14 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch import nn
 
 from imbsemi.checkpoints import load_backbone, load_classifier
+from imbsemi.classifier import CLASSIFIER_METHODS
 from imbsemi.classifier.module import ClassifierModule
 from imbsemi.classifier.pseudo_labels import PseudoLabels
 from imbsemi.classifier.test_curve import TestCurve
 from imbsemi.config import FinetuneConfig
+from imbsemi.data.augment import BatchAugment
 from imbsemi.data.datamodule import LTDataModule, PseudoLabeledPool, TrainSpec
+from imbsemi.data.files import ImageFiles
+from imbsemi.data.paired_loader import StepBatches
+from imbsemi.data.recipe import training_recipe
 from imbsemi.data.sampling import class_sampling_probabilities, drw_start_epoch, effective_rule
 from imbsemi.errors import CheckpointError, ConfigError, DataError
 from imbsemi.losses import LOSSES
@@ -25,6 +31,7 @@ from imbsemi.models.heads import tau_normalize
 from imbsemi.optim import last_decay_epoch
 from imbsemi.registry import build, lookup
 from imbsemi.stages.build import Splits, make_model
+from imbsemi.stages.ensemble import fit_ensemble
 from imbsemi.stages.export import export_model
 from imbsemi.stages.figures import write_figures
 from imbsemi.stages.run import StageRun, run_stage
@@ -33,6 +40,7 @@ from imbsemi.stages.trainer import best_score, make_trainer, resume_from
 from imbsemi.tracking import Tracker
 
 TAU_GRID = [round(0.1 * i, 1) for i in range(21)]
+META_STREAM = 4  # the seed stream of Meta-Weight-Net's meta batches
 log = logging.getLogger("imbsemi")
 
 
@@ -79,7 +87,7 @@ def initial_model(config: FinetuneConfig, splits: Splits) -> tuple[nn.Module, st
 
 
 def choose_tau(module: ClassifierModule, trainer: pl.Trainer, datamodule: LTDataModule) -> float:
-    """The tau of TAU_GRID whose tau-normalised head has the best validation balanced accuracy."""
+    """The tau of TAU_GRID whose tau-normalised head has the best validation ``selection_metric``."""
     scores = {}
     for tau in TAU_GRID:
         candidate = copy.deepcopy(module)
@@ -124,24 +132,49 @@ def run_finetune(config: FinetuneConfig, folder: Path | None = None, tracker: Tr
     return run_stage(FINETUNE, config, folder, tracker)
 
 
+def meta_batches(config: FinetuneConfig, splits: Splits) -> StepBatches:
+    """The class-balanced meta set of Meta-Weight-Net: the validation split, a batch per step (as many
+    images as a training batch, at most the whole split), augmented as the training images."""
+    if not len(splits.val) or isinstance(splits.val, ImageFiles):
+        raise ConfigError(f"method.name = {config.method.name}: meta-trains on the validation split held in memory; "
+                          f"data.val_per_class = {config.data.val_per_class} with data.source = {config.data.source} "
+                          "gives none: use val_per_class > 0 and a source held in memory")
+    aug = config.data.augment
+    transform = BatchAugment(torch.tensor(splits.mean), torch.tensor(splits.std),
+                             training_recipe(flip=aug.flip, crop_padding=aug.crop_padding))
+    return StepBatches(splits.val, min(config.optim.batch_size, len(splits.val)), transform, config.seed, META_STREAM)
+
+
+def classifier_module(config: FinetuneConfig, splits: Splits, model: nn.Module, counts: list[int],
+                      rule: str) -> ClassifierModule:
+    """The ``method`` ClassifierModule (CLASSIFIER_METHODS) of the run, with its loss and weight schedule."""
+    method = lookup(CLASSIFIER_METHODS, config.method.name, "method.name")
+    loss = build(LOSSES, config.loss.name, config.loss.kwargs, "loss.name", class_counts=counts)
+    schedule = WeightSchedule(rule, counts, config.rule.weights, config.rule.beta,
+                              drw_start_epoch(config.rule.drw_epoch, config.rule.drw_fraction, config.epochs))
+    needs = {"meta_batches": meta_batches(config, splits)} if method.uses_meta_set else {}
+    return build(CLASSIFIER_METHODS, config.method.name, config.method.kwargs, "method.name", model=model, loss=loss,
+                 optim=config.optim, epochs=config.epochs, train_counts=splits.counts,
+                 compile_model=config.model.compile, weight_schedule=schedule, posthoc_tau=config.posthoc_tau,
+                 freeze_backbone=config.mode == "crt", shot_thresholds=config.shot_thresholds,
+                 select_from_epoch=last_decay_epoch(config.epochs) if config.selection == "last_decay" else 0,
+                 selection_metric=config.selection_metric, **needs)
+
+
 def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
     config, folder, splits = with_loss_head(run.config), run.folder, run.splits
+    if config.mode == "ensemble":
+        return fit_ensemble(config, splits, folder)
     rule = effective_rule(config.rule.name, config.mode)
+    second = lookup(CLASSIFIER_METHODS, config.method.name, "method.name").second_sampler
     spec = TrainSpec(config.optim.batch_size, pseudo_labeled_pool(config, splits), rule, config.rule.beta,
-                     config.self_training.unlabeled_share)
+                     config.self_training.unlabeled_share, second_rule=second)
     datamodule = LTDataModule(splits, spec)
     counts = datamodule.train_set.class_counts()
     model, init_report = initial_model(config, splits)
     if init_report:
         log.info("finetune: init from %s: %s", config.init, init_report)
-    loss = build(LOSSES, config.loss.name, config.loss.kwargs, "loss.name", class_counts=counts)
-    schedule = WeightSchedule(rule, counts, config.rule.weights, config.rule.beta,
-                              drw_start_epoch(config.rule.drw_epoch, config.rule.drw_fraction, config.epochs))
-    module = ClassifierModule(model, loss, config.optim, config.epochs, splits.counts, config.model.compile,
-                              schedule, config.posthoc_tau, freeze_backbone=config.mode == "crt",
-                              shot_thresholds=config.shot_thresholds,
-                              select_from_epoch=last_decay_epoch(config.epochs) if config.selection == "last_decay"
-                              else 0)
+    module = classifier_module(config, splits, model, counts, rule)
     selects = len(splits.val) > 0 and config.selection != "last"
     curve = TestCurve(splits.test, splits.mean, splits.std, splits.counts, config.shot_thresholds,
                       config.test_curve_every, last_decay_epoch(config.epochs))
@@ -156,7 +189,9 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
     resampled = datamodule.sample_weights is not None and not datamodule.mixes_pool_share
     metrics: dict[str, Any] = {
         "model": str(model_path), "test": module.test_report, "best_val": best_val, "mode": config.mode,
-        "selection": config.selection if selects else "last", "selected_epoch": selected_epoch,
+        "method": config.method.name, "selection": config.selection if selects else "last",
+        "selection_metric": config.selection_metric,
+        "selected_epoch": selected_epoch,
         "test_last": test_last, "test_curve_best": curve.summary(),
         "rule": rule, "tau": tau, "init": {"path": config.init, "report": init_report},
         "class_sampling": class_sampling_probabilities(counts, rule, config.rule.beta).tolist() if resampled else None,
@@ -164,7 +199,8 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
         "pseudo_kept": len(datamodule.train_set) - len(splits.labeled) if config.pseudo_labels else None,
         "labeled_counts": splits.counts}
     export_model(model_path, model, "classifier", run, config.model,
-                 provenance={"val_balanced_acc": best_val, "init": config.init, "pseudo_labels": config.pseudo_labels})
+                 provenance={f"val_{config.selection_metric}": best_val, "init": config.init,
+                             "pseudo_labels": config.pseudo_labels, "method": config.method.name})
     if trainer.is_global_zero:  # under DDP one process writes the outputs
         write_figures(folder / "figures", model, splits, datamodule.eval_loader(splits.test), module.test_report,
                       config.seed)
@@ -173,13 +209,16 @@ def _finetune(run: StageRun, track: Tracker) -> dict[str, Any]:
 
 def _summary(config: FinetuneConfig, result: StageResult) -> str:
     test = result.metrics["test"]
-    return (f"finetune: test acc={test['acc']:.3f} balanced_acc={test['balanced_acc']:.3f}; "
-            f"model -> {result.paths['model']}")
+    made = result.paths.get("model", result.paths.get("estimator"))
+    return (f"finetune: test acc={test['acc']:.3f} balanced_acc={test['balanced_acc']:.3f} "
+            f"macro_f1={test['macro_f1']:.3f} g_mean={test['g_mean']:.3f}; {made.stem} -> {made}")
 
 
-FINETUNE = Stage("finetune", FinetuneConfig, _finetune, outputs={"model": "model.pt", "model_last": "model_last.pt"},
+FINETUNE = Stage("finetune", FinetuneConfig, _finetune,
+                 outputs={"model": "model.pt", "model_last": "model_last.pt", "estimator": "estimator.joblib"},
                  inputs={"init": ("backbone", "model"), "pseudo_labels": ("pseudo_labels",)},
                  prefix=lambda config: "selftrain" if config.pseudo_labels else "base",
                  description="a classifier on the labeled set (stage 2), from an SSP backbone (init), on labeled + "
-                             "pseudo-labeled images (stage 3), cRT or tau-normalisation",
+                             "pseudo-labeled images (stage 3), cRT, tau-normalisation or an imbalanced-learning "
+                             "ensemble on a network's features",
                  summary=_summary)

@@ -4,6 +4,7 @@ reused when proven unchanged, and the comparison of the variants on the test spl
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,7 @@ def data_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_table(metrics: dict[str, Any]) -> str:
-    """Per-class and grouped test accuracy (%) per variant, one row per class or group."""
+    """Per-class and grouped test accuracy, macro-F1 and G-mean (%) per variant, one row per class or group."""
     reports, counts = metrics["test"], metrics["train_counts"]
     variants = list(reports)
     header = f"{'':<16}{'n_train':>8}" + "".join(f"{v:>11}" for v in variants)
@@ -209,9 +210,9 @@ def format_table(metrics: dict[str, Any]) -> str:
         lines.append(f"{'class ' + str(label):<16}{count:>8}{cells}")
     lines.append("-" * len(header))
     groups = reports[variants[0]]["shot_groups"]
-    for key in ("many", "medium", "few", "acc", "balanced_acc"):
+    for key in ("many", "medium", "few", "acc", "balanced_acc", "macro_f1", "g_mean"):
         size = f"{len(groups[key])} cl" if key in groups else ""
-        cells = "".join(f"{100 * reports[v][key]:>11.1f}" for v in variants)
+        cells = "".join(f"{100 * reports[v].get(key, math.nan):>11.1f}" for v in variants)  # older runs lack some
         lines.append(f"{key:<16}{size:>8}{cells}")
     return "\n".join(lines)
 

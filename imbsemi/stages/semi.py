@@ -13,6 +13,7 @@ from imbsemi.checkpoints import load_backbone
 from imbsemi.config import SemiConfig
 from imbsemi.data.paired_datamodule import PairedDataModule
 from imbsemi.errors import ConfigError
+from imbsemi.metrics import SUMMARY_METRICS
 from imbsemi.registry import build
 from imbsemi.semi import SEMI_METHODS
 from imbsemi.stages.build import make_model
@@ -23,7 +24,6 @@ from imbsemi.stages.trainer import make_trainer, resume_from
 from imbsemi.tracking import Tracker
 
 log = logging.getLogger("imbsemi")
-AVERAGED = ("acc", "balanced_acc", "many", "medium", "few")
 
 
 def run_semi(config: SemiConfig, folder: Path | None = None, tracker: Tracker | None = None) -> StageResult:
@@ -45,14 +45,14 @@ def protocol_reports(history: list[dict[str, Any]], last: int, final: dict[str, 
 
     def combined(average: Any) -> dict[str, Any]:
         report = {key: value for key, value in final.items() if key not in ("confusion", "per_class_precision")}
-        report.update({key: average([entry[key] for entry in tail]) for key in AVERAGED})
+        report.update({key: average([entry[key] for entry in tail]) for key in SUMMARY_METRICS})
         report["per_class_acc"] = [average(values) for values in zip(*(entry["per_class_acc"] for entry in tail))]
         report["evaluations"] = len(tail)
         return report
 
     best = max(history, key=lambda entry: entry["acc"])
     return {"test": combined(statistics.fmean), "test_median": combined(statistics.median),
-            "test_best": {key: best[key] for key in ("step", *AVERAGED)}}
+            "test_best": {key: best[key] for key in ("step", *SUMMARY_METRICS)}}
 
 
 def _semi(run: StageRun, track: Tracker) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from imbsemi.errors import DataError
 from imbsemi.io import atomic_write, read_json
 from imbsemi.sweeps.spec import read_sweep
 
-GROUPS = ("balanced_acc", "many", "medium", "few")
+GROUPS = ("balanced_acc", "macro_f1", "g_mean", "many", "medium", "few")
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,14 @@ def write_report(out: Path, title: str, swept: Sequence[str], records: Sequence[
 def markdown(title: str, keys: Sequence[str], names: Sequence[str], rows: Sequence[dict[str, Any]],
              points: int) -> str:
     """The table: swept values, seeds, balanced accuracy of every variant (``names``), the paired gain of
-    the last variant over the first, many/medium/few of the last and its pseudo-label accuracy, mean ± sd
-    in %."""
+    the last variant over the first, macro-F1, G-mean and many/medium/few of the last and its pseudo-label
+    accuracy, mean ± sd in %."""
     first, last = names[0], names[-1]
     header = [k.rsplit(".", 1)[-1] for k in keys] + ["seeds", *(f"{v} bal." for v in names), "gain (paired)",
-                                                     f"{last} many", "medium", "few", "pseudo-label acc."]
-    cells = [*(f"{v}/balanced_acc" for v in names), f"gain/{last}/balanced_acc", f"{last}/many", f"{last}/medium",
+                                                     f"{last} macro-F1", "G-mean", "many", "medium", "few",
+                                                     "pseudo-label acc."]
+    cells = [*(f"{v}/balanced_acc" for v in names), f"gain/{last}/balanced_acc", f"{last}/macro_f1",
+             f"{last}/g_mean", f"{last}/many", f"{last}/medium",
              f"{last}/few", f"{last}/pseudo_accuracy"]
     lines = [f"# {title}", "", f"{points} finished points; test accuracy in %, mean ± sd over seeds "
              f"(gain: {last} minus {first} of the same seed).", "",

@@ -27,6 +27,11 @@ def test_sampling_probabilities_match_spec_and_exact_balance() -> None:
     assert np.allclose(class_sampling_probabilities(CIFAR10_RHO100, "resample"), 0.1)
 
 
+def test_reversed_sampler_draws_classes_in_proportion_to_n_max_over_n() -> None:
+    """BBN: w_c = n_max / n_c, P_c = w_c / sum w; for counts (100, 20, 5): w = (1, 5, 20) -> (1, 5, 20) / 26."""
+    assert np.allclose(class_sampling_probabilities([100, 20, 5], "reversed"), np.array([1, 5, 20]) / 26)
+
+
 def test_drw_switches_exactly_at_the_configured_epoch() -> None:
     schedule = WeightSchedule("drw", CIFAR10_RHO100, "effective_number", 0.9999, drw_start=160)
     assert schedule.at(0) is None and schedule.at(159) is None
@@ -40,7 +45,7 @@ def test_drw_switches_exactly_at_the_configured_epoch() -> None:
     (lambda: effective_number_weights([5, 1], beta=1.0), "beta = 1.0: must be in (0, 1)"),
     (lambda: effective_number_weights([5, 0], beta=0.9), "class(es) [1] have no training images"),
     (lambda: WeightSchedule("balance", [5, 1], "effective_number", 0.9, 1),
-     "unknown rule; registered: none, reweight, resample, resample_effective, drw"),
+     "unknown rule; registered: none, reweight, resample, resample_effective, reversed, drw"),
 ])
 def test_bad_weighting_inputs(call, message: str) -> None:
     with pytest.raises(ConfigError) as info:
