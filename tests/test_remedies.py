@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import CONFIGS, FAST
+from formats import write_cifar10
 from imbsemi.checkpoints import load_classifier, read_checkpoint
 from imbsemi.config import FinetuneConfig, PipelineConfig, SSPConfig
 from imbsemi.config_files import load_config
@@ -129,13 +130,16 @@ def test_diagnose_writes_a_table_and_a_plot_for_a_classifier_and_an_ssp_run(tmp_
     assert len(result.recall) == 10 and result.files["table"].is_file()
 
 
+TINY_PIPELINE = ["ssp.epochs=1", "finetune.epochs=1", "trainer.limit_train_batches=1",
+                 "trainer.enable_progress_bar=false", "ssp.optim.warmup_epochs=0", "finetune.optim.warmup_epochs=0",
+                 "finetune.test_curve=false", "sections.crt.epochs=1"]
+
+
 @pytest.mark.slow  # four pipeline variants, ~12 s
 def test_remedies_pipeline_runs_every_variant_and_diagnoses_each(tmp_path: Path) -> None:
     pytest.importorskip("imbens", reason="the ensemble extra: pip install imbsemi[ensemble]")
-    tiny = ["ssp.epochs=1", "finetune.epochs=1", "trainer.limit_train_batches=1", "trainer.enable_progress_bar=false",
-            "ssp.optim.warmup_epochs=0", "finetune.optim.warmup_epochs=0", "finetune.test_curve=false",
-            "sections.crt.epochs=1", "only=[meta-weight-net, bbn, crt, spe-on-ce]", f"out_dir={tmp_path}"]
-    result = run_pipeline(load_config(PipelineConfig, CONFIGS / "remedies_digits.yaml", tiny))
+    result = run_pipeline(load_config(PipelineConfig, CONFIGS / "remedies_digits.yaml", [
+        *TINY_PIPELINE, "only=[meta-weight-net, bbn, crt, spe-on-ce]", f"out_dir={tmp_path}"]))
     assert list(result.metrics["test"]) == ["meta-weight-net", "bbn", "crt", "spe-on-ce"]
     for report in result.metrics["test"].values():
         assert {"macro_f1", "g_mean"} <= set(report)
@@ -143,3 +147,15 @@ def test_remedies_pipeline_runs_every_variant_and_diagnoses_each(tmp_path: Path)
     assert sorted(run.name for run in runs) == ["bbn", "crt", "meta-weight-net", "spe-on-ce"]
     for run in runs:
         assert len(diagnose_run(run).overlap) == 10
+
+
+@pytest.mark.slow  # nine variants on 32 x 32 RGB images, ~40 s
+def test_every_remedy_runs_on_miniature_cifar10_files(tmp_path: Path) -> None:
+    pytest.importorskip("imbens", reason="the ensemble extra: pip install imbsemi[ensemble]")
+    write_cifar10(tmp_path, 40, 4)
+    result = run_pipeline(load_config(PipelineConfig, CONFIGS / "remedies_digits.yaml", [
+        *TINY_PIPELINE, "data.source=cifar10", f"data.root={tmp_path}", "data.verify=false", "data.n_max=20",
+        "data.val_per_class=2", "data.augment.crop_padding=4", "data.augment.flip=true", f"out_dir={tmp_path}"]))
+    assert len(result.metrics["test"]) == 9
+    for report in result.metrics["test"].values():
+        assert report["shot_groups"] and 0 <= report["g_mean"] <= report["balanced_acc"] <= 1
