@@ -68,9 +68,15 @@ class MetaWeightNet(ClassifierModule):
         total = weights.sum()
         return weights * len(weights) / total if total > 0 else weights
 
-    def _per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def weighted_loss(self, logits: torch.Tensor, targets: torch.Tensor, extra_weight: torch.Tensor | None,
+                      through_weights: bool) -> torch.Tensor:
+        """The loss's reduction of its per-sample losses weighted by V (times ``extra_weight``), in fp32;
+        differentiable with respect to V's parameters when ``through_weights``."""
         with full_precision(logits.device):
-            return self.loss.per_sample(logits.float(), targets)
+            per_sample = self.loss.per_sample(logits.float(), targets)
+            with torch.set_grad_enabled(through_weights and torch.is_grad_enabled()):
+                weights = self.sample_weights(per_sample.detach())
+            return self.loss.reduce(per_sample, targets, weights if extra_weight is None else weights * extra_weight)
 
     def _meta_optimizer(self) -> torch.optim.SGD:
         if self.meta_optimizer is None:
@@ -82,10 +88,9 @@ class MetaWeightNet(ClassifierModule):
     def meta_step(self, images: torch.Tensor, targets: torch.Tensor, extra_weight: torch.Tensor | None) -> None:
         """One update of V from the look-ahead's loss on this step's meta batch."""
         meta_images, meta_targets = self.meta_batches.batch(self.global_step, self.device)
-        scale = 1.0 if extra_weight is None else extra_weight
 
         def weighted(logits: torch.Tensor) -> torch.Tensor:
-            return self.loss(logits, targets, self.sample_weights(self._per_sample(logits, targets).detach()) * scale)
+            return self.weighted_loss(logits, targets, extra_weight, through_weights=True)
 
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         meta_loss = lookahead_meta_loss(self.model, weighted, images, meta_images, meta_targets, lr)
@@ -108,10 +113,7 @@ class MetaWeightNet(ClassifierModule):
         if self.current_epoch < self.warmup_epochs:
             return super().training_loss(batch)
         self.meta_step(images, targets, extra_weight)
-        logits = self.model(images)
-        with torch.no_grad():
-            weights = self.sample_weights(self._per_sample(logits.detach(), targets))
-        return self.loss(logits, targets, weights if extra_weight is None else weights * extra_weight)
+        return self.weighted_loss(self.model(images), targets, extra_weight, through_weights=False)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["meta_optimizer"] = self._meta_optimizer().state_dict()
